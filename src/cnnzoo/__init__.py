@@ -1,0 +1,21 @@
+"""cnnzoo: the landmark ILSVRC-era CNNs, built as their papers describe them."""
+from . import models  # noqa: F401  (registers every family)
+from .errors import CnnzooError, InputShapeError, InvalidOptionError, UnknownModelError
+from .models import AuxOutputs, ImageClassifier
+from .registry import ModelInfo, Paper, create_model, list_models, model_info
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuxOutputs",
+    "CnnzooError",
+    "ImageClassifier",
+    "InputShapeError",
+    "InvalidOptionError",
+    "ModelInfo",
+    "Paper",
+    "UnknownModelError",
+    "create_model",
+    "list_models",
+    "model_info",
+]

@@ -1,0 +1,16 @@
+"""Building blocks shared by the families."""
+from .activations import create_act, get_act_layer
+from .conv import ConvNormAct
+from .helpers import make_divisible
+from .lrn import LocalResponseNorm
+from .squeeze_excite import SqueezeExcite, make_se
+
+__all__ = [
+    "ConvNormAct",
+    "LocalResponseNorm",
+    "SqueezeExcite",
+    "create_act",
+    "get_act_layer",
+    "make_divisible",
+    "make_se",
+]

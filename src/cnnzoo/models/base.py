@@ -1,0 +1,161 @@
+"""The face every cnnzoo model shows: forward_features / forward_head / num_features /
+reset_classifier, an input check that fails early and clearly, and a shared weight init."""
+import dataclasses
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from ..errors import InputShapeError
+from ..registry import register_model
+
+
+class AuxOutputs(NamedTuple):
+    """Training-mode output of nets with auxiliary classifiers (GoogLeNet, Inception-v3)."""
+
+    logits: Tensor
+    aux_logits: tuple[Tensor, ...]
+
+
+def _is_tracing() -> bool:
+    return (
+        torch.jit.is_tracing()
+        or torch.jit.is_scripting()
+        or torch.compiler.is_compiling()
+        or torch.onnx.is_in_onnx_export()
+    )
+
+
+class ImageClassifier(nn.Module):
+    """Base class of every cnnzoo model.
+
+    Subclasses build `self.fc` (the last linear layer, on `num_features` inputs) and define
+    `forward_features` (image -> feature map) and `forward_head` (feature map -> logits,
+    or the `num_features`-d vector before `fc` when `pre_logits=True`).
+    """
+
+    num_classes: int
+    num_features: int
+    in_chans: int = 3
+    input_size: int = 224  # native resolution: inputs at least this large skip the size probe
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor | AuxOutputs:
+        if not (_is_tracing() or self.__dict__.get("_probing")):
+            self.check_input(x)
+        return self._forward_impl(x)
+
+    def _forward_impl(self, x: Tensor) -> Tensor | AuxOutputs:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the last layer with a fresh one for `num_classes` (0: no classifier, features out)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+
+    # -- input checks -------------------------------------------------------------------------
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise InputShapeError for an input this model cannot run on, before any layer sees it."""
+        if x.dim() != 4 or x.shape[1] != self.in_chans:
+            raise InputShapeError(
+                f"{type(self).__name__} expects a batch of {self.in_chans}-channel images shaped "
+                f"N x {self.in_chans} x H x W; got a tensor of shape {tuple(x.shape)}"
+            )
+        side = min(x.shape[-2:])
+        if side >= self.input_size:
+            return
+        need = self.min_input_size()
+        if side < need:
+            raise InputShapeError(
+                f"input {x.shape[-2]}x{x.shape[-1]} is too small for {type(self).__name__}"
+                f"{' in training mode' if self.training else ''}: it needs at least {need}x{need} "
+                f"pixels (native {self.input_size}x{self.input_size}); resize or pad the images"
+            )
+
+    def min_input_size(self) -> int:
+        """Smallest square input this model (in its current train/eval mode) can run on.
+
+        Found by running the network on meta tensors (shapes only, no arithmetic) and cached.
+        """
+        cache = self.__dict__.setdefault("_min_input_cache", {})
+        if self.training not in cache:
+            cache[self.training] = self._probe_min_input_size()
+        return cache[self.training]
+
+    def _runs_at(self, size: int, meta_state: dict[str, Tensor]) -> bool:
+        x = torch.empty(2, self.in_chans, size, size, device="meta")
+        try:
+            functional_call(self, meta_state, (x,), kwargs=None, strict=False)
+            return True
+        except (RuntimeError, ValueError, IndexError):
+            return False
+
+    def _probe_min_input_size(self) -> int:
+        meta_state = {k: torch.empty_like(v, device="meta") for k, v in self.state_dict(keep_vars=True).items()}
+        # Skip our own check while probing, so the probe sees the layers' own limits.
+        self.__dict__["_probing"] = True
+        try:
+            if self._runs_at(1, meta_state):
+                return 1
+            lo, hi = 1, self.input_size  # lo fails, hi runs
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if self._runs_at(mid, meta_state):
+                    hi = mid
+                else:
+                    lo = mid
+            return hi
+        finally:
+            del self.__dict__["_probing"]
+
+
+def build(cls: type[nn.Module], config, **options) -> nn.Module:
+    """`cls(config, **rest)`, where options naming a field of a dataclass `config` replace that field."""
+    if dataclasses.is_dataclass(config):
+        fields = {f.name for f in dataclasses.fields(config)}
+        overrides = {k: options.pop(k) for k in list(options) if k in fields}
+        config = dataclasses.replace(config, **overrides)
+    return cls(config, **options)
+
+
+def register_variant(name: str, cls: type[nn.Module], config, doc: str, module: str, fixed=None, **info):
+    """Register `name(**options)`, a builder of `cls` on one fixed `config` (a column of a paper's table).
+
+    `fixed` are constructor options the name implies (e.g. batch_norm=True for vgg16_bn).
+    """
+    fixed = dict(fixed or {})
+
+    def builder(**options) -> nn.Module:
+        return build(cls, config, **fixed, **options)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    builder.__module__ = module
+    builder.__annotations__["return"] = cls
+    return register_model(**info)(builder)
+
+
+def init_weights(model: nn.Module) -> None:
+    """He (fan-out) init for convolutions, N(0, 0.01) for linear layers, identity BatchNorm."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+

@@ -1,0 +1,43 @@
+"""ResNeXt: Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR 2017
+(arXiv:1611.05431). A ResNet bottleneck whose 3x3 is a grouped conv of C groups of width d
+(Fig. 3c), doubling per stage like the ResNet widths (Table 1)."""
+from ..registry import Paper, Peer
+from .base import register_variant
+from .resnet import ResNet, resnet_config
+
+RESNEXT_PAPER = Paper(
+    "Aggregated Residual Transformations for Deep Neural Networks",
+    "Saining Xie, Ross Girshick, Piotr Dollár, Zhuowen Tu, Kaiming He",
+    2016,
+    "1611.05431",
+)
+
+# (depth, cardinality C, width d): reference params and GMACs where REFERENCE.md has them, and the peer.
+_RESNEXTS = {
+    (50, 32, 4): (25_028_904, 4.2305e9, Peer("torchvision", "resnext50_32x4d")),
+    (101, 32, 4): (44_177_704, 7.9700e9, Peer("timm", "resnext101_32x4d")),
+    (101, 32, 8): (88_791_336, 16.4140e9, Peer("torchvision", "resnext101_32x8d")),
+    (101, 64, 4): (83_455_272, 15.4603e9, Peer("torchvision", "resnext101_64x4d")),
+    # Table 2 (and the lecture's "cardinality vs width" table): C x d at ResNeXt-50's complexity.
+    # 1 x 64d is resnet50.
+    (50, 2, 40): (None, None, None),
+    (50, 4, 24): (None, None, None),
+    (50, 8, 14): (None, None, None),
+}
+
+for (_depth, _c, _d), (_params, _macs, _peer) in _RESNEXTS.items():
+    _name = f"resnext{_depth}_{_c}x{_d}d"
+    register_variant(
+        _name,
+        ResNet,
+        resnet_config(_depth, groups=_c, base_width=_d),
+        f"ResNeXt-{_depth} ({_c}x{_d}d): bottleneck 3x3 in {_c} groups of width {_d} at the first stage.",
+        __name__,
+        paper=RESNEXT_PAPER,
+        follows="Table 1 (template), Table 2 (C x d at fixed complexity)" if _c < 32 else "Table 1",
+        params=_params,
+        macs=_macs,
+        reference=f"{_peer.library} {_peer.name}" if _peer else None,
+        deviations=("stride 2 on the grouped 3x3 of downsampling blocks, as the paper's Torch release",),
+        peer=_peer,
+    )
