@@ -3,12 +3,10 @@
 Tests, the CLI and the analyzer all iterate over this registry, so a model is covered the
 moment it is registered.
 """
-import dataclasses
 import difflib
 import fnmatch
 import inspect
 import re
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -136,25 +134,11 @@ def model_info(name: str) -> ModelInfo:
 
 
 def _options_of(builder: Callable) -> dict[str, inspect.Parameter]:
-    """Keyword parameters of a builder, following `**kwargs` into the class it returns."""
-    params = dict(inspect.signature(builder).parameters)
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        cls = typing.get_type_hints(builder).get("return")
-        if cls is not None:
-            init = inspect.signature(cls.__init__).parameters
-            config = typing.get_type_hints(cls.__init__).get("config")
-            if dataclasses.is_dataclass(config):  # a family config: its fields are options too
-                params = {f.name: _as_option(f) for f in dataclasses.fields(config)} | params
-            params = dict(init) | params
     return {
         name: p
-        for name, p in params.items()
-        if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+        for name, p in inspect.signature(builder).parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
-
-
-def _as_option(f: dataclasses.Field) -> inspect.Parameter:
-    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
 
 
 def create_model(name: str, num_classes: int | None = None, **options) -> nn.Module:
@@ -170,9 +154,4 @@ def create_model(name: str, num_classes: int | None = None, **options) -> nn.Mod
     num_classes = info.num_classes if num_classes is None else num_classes
     if not isinstance(num_classes, int) or num_classes < 0:
         raise InvalidOptionError(f"num_classes must be a whole number >= 0, got {num_classes!r}")
-    try:
-        return info.builder(num_classes=num_classes, **options)
-    except TypeError as e:
-        if "multiple values" in str(e):
-            raise InvalidOptionError(f"{name} fixes that option by its name ({e}); choose another model name") from None
-        raise
+    return info.builder(num_classes=num_classes, **options)

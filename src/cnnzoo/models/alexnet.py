@@ -14,8 +14,8 @@ from torch import Tensor, nn
 
 from ..errors import InvalidOptionError
 from ..layers import LocalResponseNorm
-from ..registry import Paper, Peer, register_model
-from .base import ImageClassifier, build, init_weights
+from ..registry import Paper, Peer
+from .base import ImageClassifier, init_weights, on_meta, register_variant
 
 ALEXNET_PAPER = Paper(
     "ImageNet Classification with Deep Convolutional Neural Networks",
@@ -34,7 +34,7 @@ class ConvLayer:
     kernel_size: int
     stride: int = 1
     padding: int = 0
-    groups: int = 1  # filter groups: AlexNet's two GPU towers
+    split: bool = False  # split across the GPU towers: a grouped conv (AlexNet conv2, conv4, conv5)
     lrn: bool = False  # response normalisation (Sec. 3.3)
     pool: bool = False  # 3x3/2 overlapping max pool (Sec. 3.4)
     bias_init: float = 0.0  # AlexNet Sec. 5 starts some biases at 1
@@ -44,6 +44,7 @@ class ConvLayer:
 class AlexNetConfig:
     convs: tuple[ConvLayer, ...]
     input_size: int
+    groups: int = 1  # filter groups of the split layers: AlexNet's 2 towers (the lecture also trains 1 and 4)
     pool_ceil: bool = False  # Caffe-style ceil rounding of pooled sizes (ZFNet's 110 -> 55 -> 26 -> 13)
     lrn_after_pool: bool = False  # ZFNet pools, then normalises; AlexNet normalises, then pools
     dropout_first: bool = False  # torchvision puts dropout before fc6/fc7; the paper after
@@ -55,12 +56,13 @@ class AlexNetConfig:
 ALEXNET = AlexNetConfig(
     convs=(
         ConvLayer(96, 11, stride=4, lrn=True, pool=True),
-        ConvLayer(256, 5, padding=2, groups=2, lrn=True, pool=True, bias_init=1.0),
+        ConvLayer(256, 5, padding=2, split=True, lrn=True, pool=True, bias_init=1.0),
         ConvLayer(384, 3, padding=1),
-        ConvLayer(384, 3, padding=1, groups=2, bias_init=1.0),
-        ConvLayer(256, 3, padding=1, groups=2, pool=True, bias_init=1.0),
+        ConvLayer(384, 3, padding=1, split=True, bias_init=1.0),
+        ConvLayer(256, 3, padding=1, split=True, pool=True, bias_init=1.0),
     ),
     input_size=227,
+    groups=2,
     fc_bias_init=1.0,
 )
 
@@ -92,7 +94,7 @@ ZFNET = AlexNetConfig(
     lrn_after_pool=True,
 )
 
-# The lecture's ZFNet slide: conv3-5 widened to 512-1024-512 (the paper's Table 2 "(a)" larger net).
+# The lecture's ZFNet slide: conv3-5 widened to 512-1024-512 (a larger net of the paper's Table 2).
 ZFNET_WIDE = dataclasses.replace(
     ZFNET,
     convs=ZFNET.convs[:2]
@@ -117,7 +119,10 @@ class AlexNet(ImageClassifier):
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         channels = in_chans
         for i, c in enumerate(config.convs, 1):
-            layers[f"conv{i}"] = nn.Conv2d(channels, c.out_channels, c.kernel_size, c.stride, c.padding, groups=c.groups)
+            groups = config.groups if c.split else 1
+            if channels % groups or c.out_channels % groups:
+                raise InvalidOptionError(f"groups={groups} does not divide conv{i}'s {channels} -> {c.out_channels} channels")
+            layers[f"conv{i}"] = nn.Conv2d(channels, c.out_channels, c.kernel_size, c.stride, c.padding, groups=groups)
             layers[f"relu{i}"] = nn.ReLU(inplace=True)
             after = [("norm", LocalResponseNorm())] if c.lrn else []
             after += [("pool", nn.MaxPool2d(3, 2, ceil_mode=config.pool_ceil))] if c.pool else []
@@ -141,7 +146,7 @@ class AlexNet(ImageClassifier):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        if self.config.init_std is None:
+        if self.config.init_std is None or on_meta(self):
             return init_weights(self)
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
         for conv, layer in zip(convs, self.config.convs):
@@ -163,7 +168,12 @@ class AlexNet(ImageClassifier):
         return x if pre_logits else self.fc(x)
 
 
-@register_model(
+register_variant(
+    "alexnet",
+    AlexNet,
+    ALEXNET,
+    "AlexNet as in the paper: 96-256-384-384-256, LRN, overlapping pools, 227 input; `groups` sets the towers.",
+    __name__,
     paper=ALEXNET_PAPER,
     follows="Sec. 3.5 and Fig. 2 (both GPU towers as filter groups)",
     input_size=227,
@@ -174,15 +184,12 @@ class AlexNet(ImageClassifier):
         "groups=1 or 4 are the lecture's filter-groups experiment, not the paper's net",
     ),
 )
-def alexnet(groups: int = 2, **kwargs) -> AlexNet:
-    """AlexNet as in the paper: 96-256-384-384-256, LRN, overlapping pools, 227 input; `groups` sets the towers."""
-    if groups not in (1, 2, 4):
-        raise InvalidOptionError(f"alexnet groups must be 1, 2 or 4 (the lecture's filter-groups slide), got {groups!r}")
-    convs = tuple(dataclasses.replace(c, groups=groups) if c.groups > 1 else c for c in ALEXNET.convs)
-    return build(AlexNet, dataclasses.replace(ALEXNET, convs=convs), **kwargs)
-
-
-@register_model(
+register_variant(
+    "alexnet_owt",
+    AlexNet,
+    ALEXNET_OWT,
+    'AlexNet, single-tower "one weird trick" variant (64-192-384-256-256), as torchvision ships it.',
+    __name__,
     paper=OWT_PAPER,
     follows="Sec. 4, the one-tower net of torchvision",
     params=61_100_840,
@@ -190,36 +197,32 @@ def alexnet(groups: int = 2, **kwargs) -> AlexNet:
     reference="torchvision alexnet",
     peer=Peer("torchvision", "alexnet"),
 )
-def alexnet_owt(**kwargs) -> AlexNet:
-    """AlexNet, single-tower "one weird trick" variant (64-192-384-256-256), as torchvision ships it."""
-    return build(AlexNet, ALEXNET_OWT, **kwargs)
 
-
-ZF_DEVIATIONS = (
+_ZF_DEVIATIONS = (
     "contrast normalisation is AlexNet's LRN (k=2, n=5, alpha=1e-4, beta=0.75): the paper gives no constants",
     "conv1 padding 1 and ceil-rounded pools reproduce Fig. 3's 110/55/26/13 sizes",
 )
-
-
-@register_model(
+register_variant(
+    "zfnet",
+    AlexNet,
+    ZFNET,
+    "ZFNet: AlexNet with a 7x7/2 conv1 and 5x5/2 conv2 on one tower, 96-256-384-384-256.",
+    __name__,
     paper=ZFNET_PAPER,
     follows="Fig. 3",
     params=62_357_608,
     reference="REFERENCE.md, computed from the paper",
-    deviations=ZF_DEVIATIONS,
+    deviations=_ZF_DEVIATIONS,
 )
-def zfnet(**kwargs) -> AlexNet:
-    """ZFNet: AlexNet with a 7x7/2 conv1 and 5x5/2 conv2 on one tower, 96-256-384-384-256."""
-    return build(AlexNet, ZFNET, **kwargs)
-
-
-@register_model(
+register_variant(
+    "zfnet_wide",
+    AlexNet,
+    ZFNET_WIDE,
+    "ZFNet with conv3, conv4, conv5 of 512, 1024, 512 filters, as the lecture states it.",
+    __name__,
     paper=ZFNET_PAPER,
-    follows="the lecture's ZFNet slide (conv3-5 of 512-1024-512)",
+    follows="the lecture's ZFNet slide; the paper's Table 2 net with layers 3-5 of 512, 1024, 512 maps",
     params=107_627_624,
     reference="REFERENCE.md, computed from the lecture",
-    deviations=ZF_DEVIATIONS,
+    deviations=_ZF_DEVIATIONS,
 )
-def zfnet_wide(**kwargs) -> AlexNet:
-    """ZFNet with conv3, conv4, conv5 of 512, 1024, 512 filters, as the lecture states it."""
-    return build(AlexNet, ZFNET_WIDE, **kwargs)

@@ -1,6 +1,7 @@
 """The face every cnnzoo model shows: forward_features / forward_head / num_features /
 reset_classifier, an input check that fails early and clearly, and a shared weight init."""
 import dataclasses
+import inspect
 from typing import NamedTuple
 
 import torch
@@ -131,22 +132,41 @@ def build(cls: type[nn.Module], config, **options) -> nn.Module:
 def register_variant(name: str, cls: type[nn.Module], config, doc: str, module: str, fixed=None, **info):
     """Register `name(**options)`, a builder of `cls` on one fixed `config` (a column of a paper's table).
 
-    `fixed` are constructor options the name implies (e.g. batch_norm=True for vgg16_bn).
+    Its options are the constructor's keywords and, for a dataclass config, the config's fields
+    (defaulting to this variant's values). `fixed` are constructor options the name implies
+    (batch_norm=True for vgg16_bn).
     """
     fixed = dict(fixed or {})
 
     def builder(**options) -> nn.Module:
         return build(cls, config, **fixed, **options)
 
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    init = inspect.signature(cls.__init__).parameters
+    defaults = {"num_classes": info.get("num_classes", 1000)}
+    options = [
+        inspect.Parameter(n, keyword, default=defaults.get(n, p.default))
+        for n, p in init.items()
+        if n not in ("self", "config", *fixed)
+    ]
+    if dataclasses.is_dataclass(config):
+        options += [inspect.Parameter(f.name, keyword, default=getattr(config, f.name)) for f in dataclasses.fields(config)]
+    builder.__signature__ = inspect.Signature(options)
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = doc
     builder.__module__ = module
-    builder.__annotations__["return"] = cls
     return register_model(**info)(builder)
+
+
+def on_meta(model: nn.Module) -> bool:
+    """Built on the meta device (for counting): random init there would only cost time."""
+    return any(p.is_meta for p in model.parameters())
 
 
 def init_weights(model: nn.Module) -> None:
     """He (fan-out) init for convolutions, N(0, 0.01) for linear layers, identity BatchNorm."""
+    if on_meta(model):
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import ConvNormAct, LocalResponseNorm, make_se
-from ..registry import Paper, Peer, register_model
-from .base import AuxOutputs, ImageClassifier, build, init_weights
+from ..registry import Paper, Peer
+from .base import AuxOutputs, ImageClassifier, init_weights, register_variant
 
 GOOGLENET_PAPER = Paper(
     "Going Deeper with Convolutions",
@@ -191,7 +191,12 @@ class GoogLeNet(ImageClassifier):
         return AuxOutputs(self.forward_head(x), tuple(aux))
 
 
-@register_model(
+register_variant(
+    "googlenet",
+    GoogLeNet,
+    GOOGLENET,
+    "GoogLeNet as in the paper: 5x5 branches, LRN, 3x3 pools, dropout 0.4, two auxiliary classifiers.",
+    __name__,
     paper=GOOGLENET_PAPER,
     follows="Table 1 and Sec. 5 (auxiliary classifiers)",
     deviations=(
@@ -200,13 +205,14 @@ class GoogLeNet(ImageClassifier):
         "global average pool (Table 1's 7x7/1 at 224) so that other sizes run",
         "He init instead of the release's Xavier init",
     ),
+    reference_options=dict(aux_logits=False),
 )
-def googlenet(**kwargs) -> GoogLeNet:
-    """GoogLeNet as in the paper: 5x5 branches, LRN, 3x3 pools, dropout 0.4, two auxiliary classifiers."""
-    return build(GoogLeNet, GOOGLENET, **kwargs)
-
-
-@register_model(
+register_variant(
+    "googlenet_bn",
+    GoogLeNet,
+    GOOGLENET_BN,
+    "GoogLeNet with BatchNorm, the variant torchvision ships (3x3 in place of 5x5, 2x2 pool4).",
+    __name__,
     paper=GOOGLENET_PAPER,
     follows="Table 1, with BatchNorm (torchvision's port of TF-slim)",
     params=6_624_904,
@@ -220,6 +226,3 @@ def googlenet(**kwargs) -> GoogLeNet:
     ),
     peer=Peer("torchvision", "googlenet", kwargs=dict(aux_logits=False, init_weights=True), ours=dict(aux_logits=False)),
 )
-def googlenet_bn(**kwargs) -> GoogLeNet:
-    """GoogLeNet with BatchNorm, the variant torchvision ships (3x3 in place of 5x5, 2x2 pool4)."""
-    return build(GoogLeNet, GOOGLENET_BN, **kwargs)

@@ -1,0 +1,72 @@
+import inspect
+
+import pytest
+import torch
+
+import cnnzoo
+from cnnzoo import InvalidOptionError, UnknownModelError
+from cnnzoo.registry import Paper, register_model
+
+
+def test_list_models_patterns():
+    assert "resnet50" in cnnzoo.list_models()
+    assert cnnzoo.list_models("vgg*_bn") == ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+    # a plain word is a substring match, in natural order
+    assert cnnzoo.list_models("resnext50") == ["resnext50_2x40d", "resnext50_4x24d", "resnext50_8x14d", "resnext50_32x4d", "se_resnext50_32x4d"]
+    assert cnnzoo.list_models("no-such-thing") == []
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(UnknownModelError, match="resnet50") as e:
+        cnnzoo.create_model("resnet_50")
+    assert "did you mean" in str(e.value)
+    with pytest.raises(UnknownModelError, match="cnnzoo list"):
+        cnnzoo.model_info("qwertyuiop")
+
+
+def test_unknown_option_is_refused_with_the_valid_ones():
+    with pytest.raises(InvalidOptionError, match="'stride_in_3x3'.*stride_in_1x1"):
+        cnnzoo.create_model("resnet50", stride_in_3x3=True)
+    with pytest.raises(InvalidOptionError, match="num_classes"):
+        cnnzoo.create_model("resnet18", num_classes=-1)
+
+
+def test_bad_option_values_are_refused():
+    with pytest.raises(InvalidOptionError, match="shortcut"):
+        cnnzoo.create_model("resnet20", shortcut="D")
+    with pytest.raises(InvalidOptionError, match="basic blocks take no groups"):
+        cnnzoo.create_model("resnet18", groups=32)
+    with pytest.raises(InvalidOptionError, match="se must be"):
+        cnnzoo.create_model("resnet18", se="yes")
+
+
+def test_registering_a_name_twice_is_refused():
+    with pytest.raises(ValueError, match="registered twice"):
+
+        @register_model(paper=Paper("t", "a", 2000), follows="-")
+        def resnet50(**kwargs):
+            return None
+
+
+@pytest.mark.parametrize("name", cnnzoo.list_models())
+def test_metadata_is_complete(name):
+    info = cnnzoo.model_info(name)
+    assert info.paper.title and info.paper.authors and 2010 <= info.paper.year <= 2020
+    assert info.follows and info.summary.endswith(".")
+    assert info.input_size in (32, 224, 227)
+    assert (info.params is None and info.macs is None) or info.reference
+    assert info.options()["num_classes"].default == info.num_classes
+    # every option shown by `info` is a keyword the builder takes
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for n, p in info.options().items() if n != "num_classes")
+
+
+def test_options_default_to_the_variant():
+    opts = cnnzoo.model_info("se_resnet50").options()
+    assert opts["se"].default == 16 and opts["stride_in_1x1"].default is True
+    assert cnnzoo.model_info("resnet50").options()["se"].default is None
+
+
+def test_create_model_passes_options_through():
+    m = cnnzoo.create_model("resnet20", se=True, num_classes=7)
+    assert m.fc.out_features == 7 and m.layer1[0].se is not None
+    assert cnnzoo.create_model("vgg11", in_chans=1)(torch.randn(1, 1, 32, 32)).shape == (1, 1000)
