@@ -24,10 +24,10 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 def cmd_summary(args: argparse.Namespace) -> None:
     info = model_info(args.model)
-    model = meta_model(args.model)
-    size = args.input or info.input_size
+    size = info.input_size if args.input is None else args.input
     if size < 1:
         raise CnnzooError(f"--input must be a positive size in pixels, got {size}")
+    model = meta_model(args.model)
     model.check_input(_meta_image(model, size))
     print(f"{info.name}: {info.summary}")
     print(f"{info.paper.cite()}, {info.follows}; input {size}x{size}x{model.in_chans}\n")

@@ -23,7 +23,7 @@ class Paper:
     arxiv: str | None = None
 
     def cite(self) -> str:
-        first = self.authors.split(",")[0].strip()
+        first = self.authors.split(",")[0].split()[-1]  # surname of the first author
         etal = " et al." if "," in self.authors else ""
         where = f", arXiv:{self.arxiv}" if self.arxiv else ""
         return f"{first}{etal} {self.year}{where}"

@@ -1,6 +1,6 @@
 """Parameter and multiply-accumulate counts, on meta tensors: no weights allocated, no arithmetic.
 
-MACs follow the reference convention (REFERENCE.md, torchvision's weight metadata):
+MACs follow the reference convention (torchvision's weight metadata):
 convolutions and fully connected layers only; bias, norms, activations and pooling are not
 counted. One FLOP is two MACs.
 """

@@ -178,7 +178,7 @@ register_variant(
     follows="Sec. 3.5 and Fig. 2 (both GPU towers as filter groups)",
     input_size=227,
     params=60_965_224,
-    reference="REFERENCE.md, computed from the paper (62,378,344 with groups=1)",
+    reference="hand count from Sec. 3.5 (62,378,344 with groups=1)",
     deviations=(
         "adaptive 6x6 average pool before fc6: the identity at 227x227, it lets other sizes run",
         "groups=1 or 4 are the lecture's filter-groups experiment, not the paper's net",
@@ -211,7 +211,7 @@ register_variant(
     paper=ZFNET_PAPER,
     follows="Fig. 3",
     params=62_357_608,
-    reference="REFERENCE.md, computed from the paper",
+    reference="hand count from Fig. 3",
     deviations=_ZF_DEVIATIONS,
 )
 register_variant(
@@ -223,6 +223,6 @@ register_variant(
     paper=ZFNET_PAPER,
     follows="the lecture's ZFNet slide; the paper's Table 2 net with layers 3-5 of 512, 1024, 512 maps",
     params=107_627_624,
-    reference="REFERENCE.md, computed from the lecture",
+    reference="hand count from the lecture's layer sizes",
     deviations=_ZF_DEVIATIONS,
 )

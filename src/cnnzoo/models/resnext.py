@@ -12,7 +12,7 @@ RESNEXT_PAPER = Paper(
     "1611.05431",
 )
 
-# (depth, cardinality C, width d): reference params and GMACs where REFERENCE.md has them, and the peer.
+# (depth, cardinality C, width d): reference params and GMACs where a source gives them, and the peer.
 _RESNEXTS = {
     (50, 32, 4): (25_028_904, 4.2305e9, Peer("torchvision", "resnext50_32x4d")),
     (101, 32, 4): (44_177_704, 7.9700e9, Peer("timm", "resnext101_32x4d")),

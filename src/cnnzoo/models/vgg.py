@@ -118,7 +118,7 @@ def _register_vgg(name: str, column: str, params=None, macs=None, batch_norm=Fal
         follows=f"Table 1, column {column}",
         params=params,
         macs=macs,
-        reference=None if params is None else ("torchvision " + name if peer else "REFERENCE.md, computed from Table 1"),
+        reference=None if params is None else ("torchvision " + name if peer else "hand count from Table 1"),
         deviations=_DEVIATIONS + (_BN_DEVIATIONS if batch_norm else ()),
         peer=peer,
     )

@@ -1,0 +1,64 @@
+import subprocess
+import sys
+
+import pytest
+
+from cnnzoo.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_all_and_by_pattern(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "resnet50" in out and "25.6M" in out and "4.09G" in out and "He et al. 2015" in out
+    code, out, _ = run(capsys, "list", "vgg*_bn")
+    lines = [line.split()[0] for line in out.splitlines()[1:] if line.strip() and not line.startswith("4 models")]
+    assert lines == ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+
+
+def test_list_with_no_match_is_an_error(capsys):
+    code, out, err = run(capsys, "list", "nosuchnet")
+    assert code == 2 and out == "" and "no model matches" in err and "Traceback" not in err
+
+
+def test_summary_shows_lecture_shapes(capsys):
+    code, out, _ = run(capsys, "summary", "alexnet")
+    assert code == 0
+    conv1 = next(line for line in out.splitlines() if line.startswith("features.conv1 "))
+    assert "55x55x96" in conv1 and "34,944" in conv1
+    assert "60,965,224" in out
+
+
+def test_summary_at_another_input_size(capsys):
+    code, out, _ = run(capsys, "summary", "resnet20", "--input", "64")
+    assert code == 0 and "64x64x3" in out and "16x16x64" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["summary", "resnt50"], "did you mean resnet50"),
+    (["summary", "alexnet", "--input", "50"], "at least 67x67"),
+    (["summary", "alexnet", "--input", "0"], "positive"),
+    (["info", "vgg"], "unknown model 'vgg'"),
+])  # fmt: skip
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_info_card(capsys):
+    code, out, _ = run(capsys, "info", "se_resnet50")
+    assert code == 0
+    assert "Squeeze-and-Excitation Networks" in out and "arXiv:1709.01507" in out
+    assert "28,088,024 counted; reference 28,088,024" in out and "timm.legacy_seresnet50" in out
+    assert "stride_in_1x1=True" in out and "se=16" in out
+
+
+def test_module_entry_point_and_argparse_errors():
+    ok = subprocess.run([sys.executable, "-m", "cnnzoo", "list", "alexnet"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "alexnet_owt" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "cnnzoo", "summary"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "required" in bad.stderr
