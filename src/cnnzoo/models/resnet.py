@@ -61,17 +61,34 @@ class PadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
 
 
-def _merge(block: nn.Module, x: Tensor, out: Tensor) -> Tensor:
-    """The end of every block: SE on the residual branch, the sum with the shortcut, ReLU."""
-    if block.se is not None:
-        out = block.se(block.act(out) if block.act_before_se else out)
-    if block.residual:
-        out = out + (x if block.shortcut is None else block.shortcut(x))
-    return block.act(out)
+class _ResidualBlock(nn.Module):
+    """What every block ends with: SE on the residual branch (SENet Fig. 3), the sum with the
+    shortcut (none in a plain net), ReLU. Subclasses build their convs, then call `_finish`."""
+
+    def _finish(self, out_channels: int, shortcut: nn.Module | None, config: ResNetConfig) -> None:
+        self.se = make_se(config.se, out_channels)
+        self.shortcut = shortcut
+        self.residual = config.residual
+        self.act_before_se = config.act_before_se and self.se is not None
+        self.act = nn.ReLU(inplace=True)
+
+    def branch(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def last_bn(self) -> nn.BatchNorm2d:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.branch(x)
+        if self.se is not None:
+            out = self.se(self.act(out) if self.act_before_se else out)
+        if self.residual:
+            out = out + (x if self.shortcut is None else self.shortcut(x))
+        return self.act(out)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions (Fig. 5 left); SE rescales the branch before the sum (SENet Fig. 3)."""
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 convolutions (Fig. 5 left)."""
 
     expansion = 1
 
@@ -81,20 +98,16 @@ class BasicBlock(nn.Module):
             raise InvalidOptionError("basic blocks take no groups/base_width: use a bottleneck depth (50, 101, 152)")
         self.conv1 = ConvNormAct(in_channels, planes, 3, stride)
         self.conv2 = ConvNormAct(planes, planes, 3, act_layer=None)
-        self.se = make_se(config.se, planes)
-        self.shortcut = shortcut
-        self.residual = config.residual
-        self.act_before_se = config.act_before_se and self.se is not None
-        self.act = nn.ReLU(inplace=True)
+        self._finish(planes, shortcut, config)
+
+    def branch(self, x: Tensor) -> Tensor:
+        return self.conv2(self.conv1(x))
 
     def last_bn(self) -> nn.BatchNorm2d:
         return self.conv2.bn
 
-    def forward(self, x: Tensor) -> Tensor:
-        return _merge(self, x, self.conv2(self.conv1(x)))
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand x4 (Fig. 5 right; ResNeXt Fig. 3c)."""
 
     expansion = 4
@@ -103,22 +116,17 @@ class Bottleneck(nn.Module):
         super().__init__()
         width = int(planes * config.base_width / 64) * config.groups
         reduced = int(width * config.conv1_ratio)
-        out_channels = planes * self.expansion
         stride1, stride3 = (stride, 1) if config.stride_in_1x1 else (1, stride)
         self.conv1 = ConvNormAct(in_channels, reduced, 1, stride1)
         self.conv2 = ConvNormAct(reduced, width, 3, stride3, groups=config.groups)
-        self.conv3 = ConvNormAct(width, out_channels, 1, act_layer=None)
-        self.se = make_se(config.se, out_channels)
-        self.shortcut = shortcut
-        self.residual = config.residual
-        self.act_before_se = config.act_before_se and self.se is not None
-        self.act = nn.ReLU(inplace=True)
+        self.conv3 = ConvNormAct(width, planes * self.expansion, 1, act_layer=None)
+        self._finish(planes * self.expansion, shortcut, config)
+
+    def branch(self, x: Tensor) -> Tensor:
+        return self.conv3(self.conv2(self.conv1(x)))
 
     def last_bn(self) -> nn.BatchNorm2d:
         return self.conv3.bn
-
-    def forward(self, x: Tensor) -> Tensor:
-        return _merge(self, x, self.conv3(self.conv2(self.conv1(x))))
 
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
@@ -167,7 +175,7 @@ class ResNet(ImageClassifier):
         init_weights(self)
         if config.zero_init_residual:
             for m in self.modules():
-                if isinstance(m, (BasicBlock, Bottleneck)):
+                if isinstance(m, _ResidualBlock):
                     nn.init.zeros_(m.last_bn().weight)
 
     @staticmethod
