@@ -100,7 +100,7 @@ def test_aux_outputs_in_training_only():
 def test_reset_classifier_resets_aux_heads():
     model = cnnzoo.create_model("googlenet_bn")
     model.reset_classifier(3)
-    assert model.fc.out_features == 3 and model.aux1.fc2.out_features == 3 and model.aux2.fc2.out_features == 3
+    assert model.fc.out_features == 3 and [h.fc2.out_features for h in model.aux_heads] == [3, 3]
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")

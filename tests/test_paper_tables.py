@@ -134,9 +134,10 @@ def test_googlenet_table1_rows():
 
 def test_googlenet_aux_heads_of_sec5():
     model = meta_model("googlenet")
-    assert model.aux1.conv.conv.out_channels == 128 and model.aux1.fc1.out_features == 1024
-    assert model.aux1.drop.p == 0.7 and model.drop.p == 0.4
-    assert model.aux1.conv.conv.in_channels == 512 and model.aux2.conv.conv.in_channels == 528  # on 4a and 4d
+    aux1, aux2 = model.aux_heads
+    assert aux1.conv.conv.out_channels == 128 and aux1.fc1.out_features == 1024
+    assert aux1.drop.p == 0.7 and model.drop.p == 0.4
+    assert aux1.conv.conv.in_channels == 512 and aux2.conv.conv.in_channels == 528  # on 4a and 4d
 
 
 # -- ResNet (Table 1, Sec. 4.2) and ResNeXt (Table 2, the lecture's 70k block) ---------------------

@@ -31,7 +31,7 @@ def test_same_outputs_as_peer(name):
     peer = build_peer(info.peer).eval()
     _randomise_norms(peer)
     ours = cnnzoo.create_model(name, **info.peer.ours).eval()
-    load_peer_state_dict(ours, peer.state_dict())
+    load_peer_state_dict(ours, peer.state_dict(), info.peer.aux_prefixes)
     x = torch.randn(2, 3, 128, 128)
     with torch.no_grad():
         expected, actual = peer(x), ours(x)

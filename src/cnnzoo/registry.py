@@ -37,6 +37,7 @@ class Peer:
     name: str
     kwargs: dict = field(default_factory=dict)  # passed to the peer's builder
     ours: dict = field(default_factory=dict)  # passed to create_model for the comparison
+    aux_prefixes: tuple[str, ...] = ()  # the peer's auxiliary-head keys (cnnzoo registers aux heads last)
 
     def __str__(self) -> str:
         return f"{self.library}.{self.name}"

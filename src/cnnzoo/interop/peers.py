@@ -36,10 +36,16 @@ def _tensors(state: Mapping[str, Tensor]) -> list[str]:
     return [k for k in state if not k.endswith("num_batches_tracked")]
 
 
-def map_state_dict(state: Mapping[str, Tensor], model: nn.Module) -> dict[str, Tensor]:
-    """Rename `state` (a peer's state dict) to `model`'s keys, pairing tensors in order."""
+def map_state_dict(state: Mapping[str, Tensor], model: nn.Module, aux_prefixes: tuple[str, ...] = ()) -> dict[str, Tensor]:
+    """Rename `state` (a peer's state dict) to `model`'s keys, pairing tensors in order.
+
+    cnnzoo registers auxiliary heads after the classifier; `aux_prefixes` names the peer's aux
+    keys, which are moved to the end before pairing.
+    """
     target = model.state_dict()
     ours, theirs = _tensors(target), _tensors(state)
+    is_aux = lambda key: key.startswith(aux_prefixes) if aux_prefixes else False  # noqa: E731
+    theirs = [k for k in theirs if not is_aux(k)] + [k for k in theirs if is_aux(k)]
     for i, (our_key, their_key) in enumerate(zip(ours, theirs)):
         if target[our_key].shape != state[their_key].shape:
             raise WeightMismatchError(
@@ -56,9 +62,9 @@ def map_state_dict(state: Mapping[str, Tensor], model: nn.Module) -> dict[str, T
 
 
 @torch.no_grad()
-def load_peer_state_dict(model: nn.Module, state: Mapping[str, Tensor]) -> nn.Module:
+def load_peer_state_dict(model: nn.Module, state: Mapping[str, Tensor], aux_prefixes: tuple[str, ...] = ()) -> nn.Module:
     """Copy a peer's weights (and BatchNorm statistics) into `model`, in place."""
-    mapped = map_state_dict(state, model)
+    mapped = map_state_dict(state, model, aux_prefixes)
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)
     return model
