@@ -47,3 +47,26 @@ def test_mismatched_weights_name_the_first_mismatch():
     short = dict(list(ours.state_dict().items())[:-1])
     with pytest.raises(WeightMismatchError, match="first unmatched in the model: fc.bias"):
         load_peer_state_dict(ours, short)
+
+
+@pytest.mark.parametrize("name", [n for n in WITH_PEER if cnnzoo.model_info(n).peer.aux_prefixes])
+def test_aux_heads_match_peer_in_training_mode(name):
+    """With dropout off, the training-mode outputs (logits and every aux head) match the peer's."""
+    torch.manual_seed(0)
+    info = cnnzoo.model_info(name)
+    peer = build_peer(info.peer)
+    ours = cnnzoo.create_model(name, **info.peer.ours)
+    load_peer_state_dict(ours, peer.state_dict(), info.peer.aux_prefixes)
+    for model in (peer, ours):
+        for m in model.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0
+        model.train()
+    x = torch.randn(2, 3, info.input_size, info.input_size)
+    with torch.no_grad():
+        expected, actual = peer(x), ours(x)
+    torch.testing.assert_close(actual.logits, expected.logits, atol=1e-4, rtol=1e-4)
+    theirs = [t for field, t in expected._asdict().items() if field != "logits"]
+    assert len(actual.aux_logits) == len(theirs)
+    for aux in actual.aux_logits:  # torchvision lists GoogLeNet's heads last-first
+        assert any(torch.allclose(aux, t, atol=1e-4, rtol=1e-4) for t in theirs)

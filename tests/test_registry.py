@@ -53,7 +53,7 @@ def test_metadata_is_complete(name):
     info = cnnzoo.model_info(name)
     assert info.paper.title and info.paper.authors and 2010 <= info.paper.year <= 2020
     assert info.follows and info.summary.endswith(".")
-    assert info.input_size in (32, 224, 227)
+    assert info.input_size in (32, 224, 227, 299)
     assert (info.params is None and info.macs is None) or info.reference
     assert info.options()["num_classes"].default == info.num_classes
     # every option shown by `info` is a keyword the builder takes

@@ -4,11 +4,14 @@ MACs follow the reference convention (torchvision's weight metadata):
 convolutions and fully connected layers only; bias, norms, activations and pooling are not
 counted. One FLOP is two MACs.
 """
+import contextlib
+
 import torch
 from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..models.base import ImageClassifier
 from ..registry import create_model, model_info
 
 
@@ -23,6 +26,27 @@ def meta_model(name: str, **options) -> nn.Module:
         return create_model(name, **options).eval()
 
 
+def run_on_meta(model: nn.Module, input_size: int | tuple[int, int] | None = None, context=None) -> None:
+    """One eval-mode forward of one image on meta tensors (shapes only), inside `context`.
+
+    The model's weights are swapped for meta tensors for the call. A cnnzoo model checks the
+    input size first, outside `context`, so its size probe is neither counted nor hooked.
+    """
+    size = input_size or getattr(model, "input_size", 224)
+    h, w = (size, size) if isinstance(size, int) else size
+    x = torch.empty(1, getattr(model, "in_chans", 3), h, w, device="meta")
+    state = {k: torch.empty_like(v, device="meta") for k, v in model.state_dict(keep_vars=True).items()}
+    was_training = model.training
+    model.eval()
+    try:
+        if isinstance(model, ImageClassifier):
+            model.check_input(x)
+        with context or contextlib.nullcontext():
+            functional_call(model, state, (x,), strict=False)
+    finally:
+        model.train(was_training)
+
+
 def count_macs(model: nn.Module | str, input_size: int | tuple[int, int] | None = None, **options) -> int:
     """Conv + linear MACs for one image, counted by torch's FlopCounterMode on meta tensors.
 
@@ -32,15 +56,6 @@ def count_macs(model: nn.Module | str, input_size: int | tuple[int, int] | None 
     if isinstance(model, str):
         input_size = input_size or model_info(model).input_size
         model = meta_model(model, **options)
-    input_size = input_size or getattr(model, "input_size", 224)
-    h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
-    x = torch.empty(1, getattr(model, "in_chans", 3), h, w, device="meta")
-    state = {k: torch.empty_like(v, device="meta") for k, v in model.state_dict(keep_vars=True).items()}
-    was_training = model.training
-    model.eval()
-    try:
-        with FlopCounterMode(display=False) as counter:
-            functional_call(model, state, (x,), strict=False)
-    finally:
-        model.train(was_training)
+    counter = FlopCounterMode(display=False)
+    run_on_meta(model, input_size, counter)
     return counter.get_total_flops() // 2

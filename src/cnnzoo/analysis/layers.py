@@ -1,9 +1,10 @@
 """Per-layer table: every leaf module's output shape, parameters and MACs, from one meta run."""
+import contextlib
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
-from torch.func import functional_call
+
+from .counting import run_on_meta
 
 # Modules that neither change a shape nor hold weights: left out of the table.
 _PASS_THROUGH = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid, nn.Dropout, nn.Identity)
@@ -48,16 +49,16 @@ def layer_table(model: nn.Module, input_size: int | None = None) -> list[LayerRo
             params = sum(p.numel() for p in module.parameters(recurse=False))
             rows.append(LayerRow(names[module], type(module).__name__, tuple(out.shape[1:]), params, layer_macs(module, out)))
 
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    state = {k: torch.empty_like(v, device="meta") for k, v in model.state_dict(keep_vars=True).items()}
-    x = torch.empty(1, getattr(model, "in_chans", 3), size, size, device="meta")
-    was_training = model.training
-    model.eval()
+    run_on_meta(model, size, _hooked(model, hook))
+    return rows
+
+
+@contextlib.contextmanager
+def _hooked(model: nn.Module, hook):
+    """`hook` on every leaf module while the context is open."""
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not any(True for _ in m.children())]
     try:
-        functional_call(model, state, (x,), strict=False)
+        yield
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
-    return rows

@@ -3,11 +3,13 @@ from .activations import create_act, get_act_layer
 from .conv import ConvNormAct
 from .helpers import make_divisible
 from .lrn import LocalResponseNorm
+from .separable import SeparableConv2d
 from .squeeze_excite import SqueezeExcite, make_se
 
 __all__ = [
     "ConvNormAct",
     "LocalResponseNorm",
+    "SeparableConv2d",
     "SqueezeExcite",
     "create_act",
     "get_act_layer",

@@ -129,21 +129,23 @@ def build(cls: type[nn.Module], config, **options) -> nn.Module:
     return cls(config, **options)
 
 
-def register_variant(name: str, cls: type[nn.Module], config, doc: str, module: str, fixed=None, **info):
+def register_variant(
+    name: str, cls: type[nn.Module], config, doc: str, module: str, fixed=None, defaults=None, **info
+):
     """Register `name(**options)`, a builder of `cls` on one fixed `config` (a column of a paper's table).
 
     Its options are the constructor's keywords and, for a dataclass config, the config's fields
     (defaulting to this variant's values). `fixed` are constructor options the name implies
-    (batch_norm=True for vgg16_bn).
+    (batch_norm=True for vgg16_bn); `defaults` change a constructor option's default (se=16).
     """
     fixed = dict(fixed or {})
+    defaults = {"num_classes": info.get("num_classes", 1000), **(defaults or {})}
 
     def builder(**options) -> nn.Module:
-        return build(cls, config, **fixed, **options)
+        return build(cls, config, **fixed, **(defaults | options))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     init = inspect.signature(cls.__init__).parameters
-    defaults = {"num_classes": info.get("num_classes", 1000)}
     options = [
         inspect.Parameter(n, keyword, default=defaults.get(n, p.default))
         for n, p in init.items()

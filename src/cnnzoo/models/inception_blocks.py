@@ -118,7 +118,17 @@ class LRN:
     k: float = 2.0
 
 
-Layer = Conv | Pool | LRN | tuple[Branch, ...]
+@dataclass(frozen=True)
+class Residual:
+    """Inception-ResNet block (Szegedy et al. 2016, Figs. 10-13, 16-19): branches, a linear 1x1
+    back to the input width, `x + scale * that`, then ReLU unless `activate` is False."""
+
+    branches: tuple[Branch, ...]
+    scale: float
+    activate: bool = True
+
+
+Layer = Conv | Pool | LRN | Residual | tuple[Branch, ...]
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,20 @@ class InceptionNetConfig:
     dropout: float = 0.0  # before the classifier
     aux_taps: tuple[str, ...] = ()  # layers that feed an auxiliary classifier
     aux_head: type | None = None  # its class: (in_channels, num_classes, conv) -> module with reset(n)
+
+
+class InceptionResidual(nn.Module):
+    """BatchNorm sits on the branches' convolutions only, not on the sum (Sec. 3.2)."""
+
+    def __init__(self, channels: int, spec: Residual, conv, pools: PoolStyle):
+        super().__init__()
+        self.branches = Inception(channels, spec.branches, conv, pools)
+        self.up = nn.Conv2d(self.branches.out_channels, channels, 1)  # "1x1 Conv (... Linear)"
+        self.scale = spec.scale
+        self.act = nn.ReLU(inplace=True) if spec.activate else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(x + self.scale * self.up(self.branches(x)))
 
 
 class InceptionNet(ImageClassifier):
@@ -164,6 +188,8 @@ class InceptionNet(ImageClassifier):
                 blocks[name] = pool(layer.kernel, layer.stride, layer.padding, ceil_mode=config.pools.ceil_mode)
             elif isinstance(layer, LRN):
                 blocks[name] = LocalResponseNorm(layer.size, layer.alpha, layer.beta, layer.k)
+            elif isinstance(layer, Residual):
+                blocks[name] = InceptionResidual(channels, layer, conv, config.pools)
             else:
                 blocks[name] = Inception(channels, layer, conv, config.pools, se)
                 channels = blocks[name].out_channels

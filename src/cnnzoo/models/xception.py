@@ -1,0 +1,115 @@
+"""Xception: Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2017
+(arXiv:1610.02357). Fig. 5: an entry flow, a middle flow repeated eight times and an exit flow,
+36 convolutional layers in 14 modules, all but the first and last with residual connections."""
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from ..layers import ConvNormAct, SeparableConv2d
+from ..registry import Paper, Peer
+from .base import ImageClassifier, init_weights, register_variant
+
+XCEPTION_PAPER = Paper(
+    "Xception: Deep Learning with Depthwise Separable Convolutions", "François Chollet", 2016, "1610.02357"
+)
+
+
+@dataclass(frozen=True)
+class XceptionBlock:
+    """One residual module of Fig. 5: `reps` x (ReLU, SeparableConv, BN), a 3x3/2 max pool when
+    strided, and a 1x1 projection shortcut where the shape changes."""
+
+    out_channels: int
+    reps: int
+    stride: int = 1
+    grow_first: bool = True  # widen at the first separable conv (entry flow) or the last (exit flow)
+    start_with_relu: bool = True  # the first module follows the stem's ReLU already
+
+
+@dataclass(frozen=True)
+class XceptionConfig:
+    blocks: tuple[XceptionBlock, ...]
+    exit_channels: tuple[int, int] = (1536, 2048)  # the two separable convs after the last module
+
+
+# Fig. 5, top to bottom.
+XCEPTION = XceptionConfig(
+    blocks=(
+        XceptionBlock(128, 2, 2, start_with_relu=False),  # entry flow: 147 -> 74
+        XceptionBlock(256, 2, 2),  # -> 37
+        XceptionBlock(728, 2, 2),  # -> 19
+        *[XceptionBlock(728, 3)] * 8,  # middle flow, "repeated eight times"
+        XceptionBlock(1024, 2, 2, grow_first=False),  # exit flow: -> 10
+    )
+)
+
+
+class XceptionModule(nn.Module):
+    def __init__(self, in_channels: int, spec: XceptionBlock):
+        super().__init__()
+        out = spec.out_channels
+        self.shortcut = (
+            ConvNormAct(in_channels, out, 1, spec.stride, act_layer=None)
+            if spec.stride != 1 or in_channels != out
+            else None
+        )
+        body, channels = [], in_channels
+        for i in range(spec.reps):
+            width = out if spec.grow_first or i == spec.reps - 1 else in_channels
+            if i > 0 or spec.start_with_relu:
+                body.append(nn.ReLU(inplace=i > 0))  # the first must leave the shortcut's input intact
+            body += [SeparableConv2d(channels, width), nn.BatchNorm2d(width)]
+            channels = width
+        if spec.stride != 1:
+            body.append(nn.MaxPool2d(3, spec.stride, 1))
+        self.body = nn.Sequential(*body)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+class Xception(ImageClassifier):
+    def __init__(self, config: XceptionConfig, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5):
+        super().__init__()
+        self.num_classes, self.in_chans, self.input_size = num_classes, in_chans, 299
+        layers = OrderedDict(
+            conv1=ConvNormAct(in_chans, 32, 3, 2, padding=0),  # 299 -> 149
+            conv2=ConvNormAct(32, 64, 3, padding=0),  # -> 147
+        )
+        channels = 64
+        for i, spec in enumerate(config.blocks, 1):
+            layers[f"block{i}"] = XceptionModule(channels, spec)
+            channels = spec.out_channels
+        for i, width in enumerate(config.exit_channels, 3):
+            layers[f"conv{i}"] = nn.Sequential(SeparableConv2d(channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+            channels = width
+        self.features = nn.Sequential(layers)  # N x 2048 x 10 x 10 at 299
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.drop = nn.Dropout(dropout)  # Sec. 4.3: dropout 0.5 before the logistic regression layer
+        self.num_features = channels
+        self.reset_classifier(num_classes)
+        init_weights(self)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = self.drop(self.pool(x).flatten(1))
+        return x if pre_logits else self.fc(x)
+
+
+register_variant(
+    "xception",
+    Xception,
+    XCEPTION,
+    "Xception: entry flow, middle flow x8, exit flow of depthwise separable convolutions, 299 input.",
+    __name__,
+    paper=XCEPTION_PAPER,
+    follows="Fig. 5 and Sec. 4.3",
+    input_size=299,
+    params=22_855_952,
+    macs=8.3574e9,
+    reference="timm legacy_xception",
+    peer=Peer("timm", "legacy_xception"),
+)

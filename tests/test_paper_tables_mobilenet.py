@@ -1,0 +1,88 @@
+"""The MobileNet papers' tables, computed from our models."""
+import pytest
+import torch
+
+from cnnzoo.analysis import count_macs, count_params, layer_table, meta_model
+
+
+def millions(n: int) -> float:
+    return n / 1e6
+
+
+# Tables 4-7: million mult-adds and million parameters, as printed.
+@pytest.mark.parametrize("name, options, size, mult_adds, params", [
+    ("mobilenet_v1_conv", {}, 224, 4866, 29.3),  # Table 4, "Conv MobileNet"
+    ("mobilenet_v1", {}, 224, 569, 4.2),  # Tables 4, 6, 7
+    ("mobilenet_v1", {"width_mult": 0.75}, 224, 325, 2.6),  # Tables 5, 6
+    ("mobilenet_v1_shallow", {}, 224, 307, 2.9),  # Table 5
+    ("mobilenet_v1", {"width_mult": 0.5}, 224, 149, 1.3),  # Table 6
+    ("mobilenet_v1", {"width_mult": 0.25}, 224, 41, 0.5),
+    ("mobilenet_v1", {}, 192, 418, 4.2),  # Table 7
+    ("mobilenet_v1", {}, 160, 290, 4.2),
+    ("mobilenet_v1", {}, 128, 186, 4.2),
+])  # fmt: skip
+def test_mobilenet_v1_tables_4_to_7(name, options, size, mult_adds, params):
+    model = meta_model(name, **options)
+    # The paper rounds to its last printed digit (and is off by up to 0.1% in Tables 4 and 7).
+    assert millions(count_macs(model, size)) == pytest.approx(mult_adds, abs=1.0, rel=0.001)
+    assert millions(count_params(model)) == pytest.approx(params, abs=0.05)
+
+
+def test_mobilenet_v1_table1_grid():
+    rows = [r for r in layer_table(meta_model("mobilenet_v1")) if r.kind == "Conv2d"]
+    assert len(rows) == 1 + 13 * 2  # "28 layers" counting the FC
+    depthwise = [r for r in rows if r.name.endswith("dw.conv")]
+    assert [r.out_shape[1] for r in depthwise] == [112, 56, 56, 28, 28, 14, 14, 14, 14, 14, 14, 7, 7]
+    assert rows[-1].out_shape == (1024, 7, 7)
+
+
+def test_mobilenet_v1_relu_or_relu6():
+    assert isinstance(meta_model("mobilenet_v1").features.conv1.act, torch.nn.ReLU)
+    assert isinstance(meta_model("mobilenet_v1", act="relu6").features.conv1.act, torch.nn.ReLU6)
+
+
+@pytest.mark.parametrize("alpha, stem, last", [(1.0, 32, 1280), (0.5, 16, 1280), (0.35, 16, 1280), (1.4, 48, 1792)])
+def test_mobilenet_v2_width_multiplier(alpha, stem, last):
+    """Channels round to multiples of 8; the last conv is 1280 x max(1, alpha)."""
+    model = meta_model("mobilenet_v2", width_mult=alpha)
+    assert model.features.conv1.conv.out_channels == stem
+    assert model.num_features == last
+    assert all(m.out_channels % 8 == 0 for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def test_mobilenet_v2_table2_grid():
+    rows = {r.name: r.out_shape for r in layer_table(meta_model("mobilenet_v2"))}
+    ends = ["block1_1", "block2_2", "block3_3", "block4_4", "block5_3", "block6_3", "block7_1"]
+    shapes = [rows[f"features.{b}.project.bn"] for b in ends]
+    assert shapes == [(16, 112, 112), (24, 56, 56), (32, 28, 28), (64, 14, 14), (96, 14, 14), (160, 7, 7), (320, 7, 7)]
+
+
+@pytest.mark.parametrize("name, last, head, se_blocks", [("mobilenet_v3_large", 960, 1280, 8), ("mobilenet_v3_small", 576, 1024, 9)])
+def test_mobilenet_v3_heads_and_se(name, last, head, se_blocks):
+    model = meta_model(name)
+    assert model.features.conv_last.conv.out_channels == last
+    assert (model.pre_logits[0].in_features, model.pre_logits[0].out_features) == (last, head)
+    se = [m.se for m in model.features if getattr(m, "se", None) is not None]
+    assert len(se) == se_blocks
+    for block in se:  # squeeze to a quarter of the expansion, rounded to a multiple of 8
+        expanded = block.fc1.in_channels
+        assert block.fc1.out_channels % 8 == 0 and abs(block.fc1.out_channels - expanded / 4) < 8
+        assert isinstance(block.gate, torch.nn.Hardsigmoid)
+
+
+def test_mobilenet_v3_width_multiplier():
+    small = meta_model("mobilenet_v3_large", width_mult=0.75)
+    assert count_params(small) < count_params(meta_model("mobilenet_v3_large"))
+    assert all(m.out_channels % 8 == 0 for m in small.features.modules() if isinstance(m, torch.nn.Conv2d) and m.groups == 1)
+
+
+def test_depthwise_separable_cost_formula():
+    """Sec. 3.1: D_K^2 M D_F^2 + M N D_F^2 for a separable layer, against D_K^2 M N D_F^2 for a full one."""
+    sep = {r.name: r.macs for r in layer_table(meta_model("mobilenet_v1"))}
+    full = {r.name: r.macs for r in layer_table(meta_model("mobilenet_v1_conv"))}
+    dk, m, n, df = 3, 512, 512, 14  # the 14x14x512 layer of Table 3
+    assert sep["features.sep8.dw.conv"] + sep["features.sep8.pw.conv"] == dk * dk * m * df * df + m * n * df * df
+    assert full["features.conv9.conv"] == dk * dk * m * n * df * df
+    assert sep["features.sep8.dw.conv"] + sep["features.sep8.pw.conv"] == pytest.approx(
+        full["features.conv9.conv"] * (1 / n + 1 / dk**2)
+    )
