@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cnnzoo info resnet50
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests scripts
 	$(PY) -m pytest -q
 
 # Regenerate the README's model table and src/cnnzoo/costs.json from the registry.

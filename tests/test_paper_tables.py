@@ -136,7 +136,7 @@ def test_googlenet_aux_heads_of_sec5():
     model = meta_model("googlenet")
     aux1, aux2 = model.aux_heads
     assert aux1.conv.conv.out_channels == 128 and aux1.fc1.out_features == 1024
-    assert aux1.drop.p == 0.7 and model.drop.p == 0.4
+    assert aux1.drop.p == 0.7 and model.pre_logits.p == 0.4
     assert aux1.conv.conv.in_channels == 512 and aux2.conv.conv.in_channels == 528  # on 4a and 4d
 
 

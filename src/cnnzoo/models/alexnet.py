@@ -10,7 +10,7 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import InvalidOptionError
 from ..layers import LocalResponseNorm
@@ -132,17 +132,14 @@ class AlexNet(ImageClassifier):
                 layers[f"{kind}{i}"] = module
             channels = c.out_channels
         self.features = nn.Sequential(layers)  # N x 256 x 6 x 6 at the native size
-        # At the native size this is the identity; it lets other sizes reach the 6x6 FC input.
-        self.pool = nn.AdaptiveAvgPool2d(6)
+        # The head's 6x6 adaptive pool is the identity at the native size; other sizes reach fc6's input.
 
         def fc(in_features: int, name: str):
             drop = [(f"drop{name}", nn.Dropout(dropout))]
             body = [(f"fc{name}", nn.Linear(in_features, hidden)), (f"relu{name}", nn.ReLU(inplace=True))]
             return drop + body if config.dropout_first else body + drop
 
-        self.pre_logits = nn.Sequential(OrderedDict(fc(channels * 36, "6") + fc(hidden, "7")))
-        self.num_features = hidden
-        self.reset_classifier(num_classes)
+        self._build_head(hidden, num_classes, nn.Sequential(OrderedDict(fc(channels * 36, "6") + fc(hidden, "7"))), pool=6)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -160,12 +157,7 @@ class AlexNet(ImageClassifier):
             nn.init.normal_(self.fc.weight, 0, self.config.init_std)
             nn.init.zeros_(self.fc.bias)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.pre_logits(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 register_variant(

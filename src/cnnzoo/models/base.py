@@ -31,9 +31,10 @@ def _is_tracing() -> bool:
 class ImageClassifier(nn.Module):
     """Base class of every cnnzoo model.
 
-    Subclasses build `self.fc` (the last linear layer, on `num_features` inputs) and define
-    `forward_features` (image -> feature map) and `forward_head` (feature map -> logits,
-    or the `num_features`-d vector before `fc` when `pre_logits=True`).
+    Subclasses build `self.features` (image -> feature map) and a head with `_build_head`
+    (pool, pre-logits layers, the classifier `fc` on `num_features` inputs), or override
+    `forward_features` / `forward_head`; `forward_head(x, pre_logits=True)` returns the
+    `num_features`-d vector the classifier sees.
     """
 
     num_classes: int
@@ -42,10 +43,19 @@ class ImageClassifier(nn.Module):
     input_size: int = 224  # native resolution: inputs at least this large skip the size probe
 
     def forward_features(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        return self.features(x)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        raise NotImplementedError
+        x = self.pre_logits(self.pool(x).flatten(1))
+        return x if pre_logits else self.fc(x)
+
+    def _build_head(self, num_features: int, num_classes: int, pre_logits: nn.Module | None = None, pool: int = 1) -> None:
+        """The usual head: average pool to `pool` x `pool`, `pre_logits` (dropout, or the FC layers
+        before the classifier) giving `num_features`, then the classifier `fc`."""
+        self.pool = nn.AdaptiveAvgPool2d(pool)
+        self.pre_logits = pre_logits if pre_logits is not None else nn.Identity()
+        self.num_features = num_features
+        self.reset_classifier(num_classes)
 
     def forward(self, x: Tensor) -> Tensor | AuxOutputs:
         if not (_is_tracing() or self.__dict__.get("_probing")):

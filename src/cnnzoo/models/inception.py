@@ -8,7 +8,6 @@ GoogLeNet with BatchNorm, 5x5 convolutions replaced by two 3x3s, and stride-2 In
 modules for grid reduction; the net the SENet paper calls BN-Inception.
 SE-Inception: Hu et al., SENet, Fig. 2: SE on the output of every Inception module.
 """
-import dataclasses
 from dataclasses import dataclass
 
 import torch.nn.functional as F

@@ -195,10 +195,8 @@ class InceptionNet(ImageClassifier):
                 channels = blocks[name].out_channels
             tap_channels[name] = channels
         self.features = nn.Sequential(blocks)
-        self.pool = nn.AdaptiveAvgPool2d(1)  # the papers' final average pool over the whole grid
-        self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.num_features = channels
-        self.reset_classifier(num_classes)
+        # The papers' final average pool covers the whole grid.
+        self._build_head(channels, num_classes, nn.Dropout(config.dropout) if config.dropout > 0 else None)
         # Auxiliary heads are registered last in cnnzoo models (the peers' weight mapping relies on it).
         self.aux_taps = config.aux_taps if aux_logits else ()
         self.aux_heads = nn.ModuleList(config.aux_head(tap_channels[t], num_classes, conv) for t in self.aux_taps)
@@ -220,9 +218,6 @@ class InceptionNet(ImageClassifier):
     def forward_features(self, x: Tensor) -> Tensor:
         return self._features(x, with_aux=False)[0]
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.drop(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
     def _forward_impl(self, x: Tensor) -> Tensor | AuxOutputs:
         if not (self.training and self.aux_taps):

@@ -10,7 +10,7 @@ are registered beside it.
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct
@@ -83,19 +83,11 @@ class MobileNetV1(ImageClassifier):
             else:
                 layers[f"conv{i + 1}"] = ConvNormAct(channels, out, 3, row.stride, act_layer=act)
             channels = out
-        self.features = nn.Sequential(layers)  # N x 1024 x 7 x 7 at 224
-        self.pool = nn.AdaptiveAvgPool2d(1)  # "Avg Pool / s1, Pool 7x7" at 224
-        self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.num_features = channels
-        self.reset_classifier(num_classes)
+        self.features = nn.Sequential(layers)  # N x 1024 x 7 x 7 at 224, then "Avg Pool / s1, Pool 7x7"
+        self._build_head(channels, num_classes, nn.Dropout(config.dropout) if config.dropout > 0 else None)
         init_weights(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.drop(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 _COMMON = dict(paper=MOBILENET_PAPER, deviations=("the last depthwise conv has stride 1 (Table 1 prints s2 at 7x7)",))

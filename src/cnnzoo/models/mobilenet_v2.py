@@ -96,18 +96,10 @@ class MobileNetV2(ImageClassifier):
         last = make_divisible(config.last_channels * max(1.0, config.width_mult), 8)
         layers["conv_last"] = ConvNormAct(channels, last, 1, act_layer="relu6")
         self.features = nn.Sequential(layers)  # N x 1280 x 7 x 7 at 224
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.drop = nn.Dropout(config.dropout)
-        self.num_features = last
-        self.reset_classifier(num_classes)
+        self._build_head(last, num_classes, nn.Dropout(config.dropout))
         init_weights(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.drop(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 register_variant(

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, SqueezeExcite, create_act, make_divisible
@@ -110,20 +110,12 @@ class MobileNetV3(ImageClassifier):
         last = 6 * channels  # 960 = 6 x 160 (Large), 576 = 6 x 96 (Small)
         layers["conv_last"] = ConvNormAct(channels, last, 1, norm_layer=norm, act_layer=HS)
         self.features = nn.Sequential(layers)  # N x 960 x 7 x 7 at 224 (Large)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         head = width(config.head)
         # "conv2d 1x1, NBN" on the pooled 1x1 map: a linear layer, then h-swish.
-        self.pre_logits = nn.Sequential(nn.Linear(last, head), create_act(HS), nn.Dropout(config.dropout))
-        self.num_features = head
-        self.reset_classifier(num_classes)
+        self._build_head(head, num_classes, nn.Sequential(nn.Linear(last, head), create_act(HS), nn.Dropout(config.dropout)))
         init_weights(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.pre_logits(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 _DEVIATIONS = (

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, make_se
 from ..registry import Paper, Peer
-from .base import ImageClassifier, build, init_weights, register_variant
+from .base import ImageClassifier, init_weights, register_variant
 
 RESNET_PAPER = Paper(
     "Deep Residual Learning for Image Recognition", "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun", 2015, "1512.03385"
@@ -168,10 +168,7 @@ class ResNet(ImageClassifier):
                 channels = out_channels
             self.add_module(f"layer{index + 1}", nn.Sequential(*stage))
         self.num_stages = len(config.layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.drop = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.num_features = channels
-        self.reset_classifier(num_classes)
+        self._build_head(channels, num_classes, nn.Dropout(config.dropout) if config.dropout > 0 else None)
         init_weights(self)
         if config.zero_init_residual:
             for m in self.modules():
@@ -208,9 +205,6 @@ class ResNet(ImageClassifier):
             x = stage(x)
         return x  # N x 2048 x 7 x 7 for ResNet-50 at 224
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.drop(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 def resnet_config(depth: int, **fields) -> ResNetConfig:

@@ -3,7 +3,7 @@ Recognition", ICLR 2015 (arXiv:1409.1556). Table 1 is the family: each column a 
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from torch import Tensor, nn
+from torch import nn
 
 from ..layers import ConvNormAct, LocalResponseNorm
 from ..registry import Paper, Peer
@@ -79,21 +79,14 @@ class VGG(ImageClassifier):
                 )  # fmt: skip
                 channels, index = layer.out_channels, index + 1
         self.features = nn.Sequential(layers)  # N x 512 x 7 x 7 at 224
-        self.pool = nn.AdaptiveAvgPool2d(7)  # identity at 224; lets other sizes reach FC-4096
-        self.pre_logits = nn.Sequential(OrderedDict(
+        fc67 = nn.Sequential(OrderedDict(
             fc6=nn.Linear(channels * 49, 4096), relu6=nn.ReLU(True), drop6=nn.Dropout(dropout),
             fc7=nn.Linear(4096, 4096), relu7=nn.ReLU(True), drop7=nn.Dropout(dropout),
         ))  # fmt: skip
-        self.num_features = 4096
-        self.reset_classifier(num_classes)
+        self._build_head(4096, num_classes, fc67, pool=7)  # the 7x7 pool: identity at 224, lets other sizes run
         init_weights(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.pre_logits(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 _DEVIATIONS = (

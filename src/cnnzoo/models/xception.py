@@ -85,18 +85,10 @@ class Xception(ImageClassifier):
             layers[f"conv{i}"] = nn.Sequential(SeparableConv2d(channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
             channels = width
         self.features = nn.Sequential(layers)  # N x 2048 x 10 x 10 at 299
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.drop = nn.Dropout(dropout)  # Sec. 4.3: dropout 0.5 before the logistic regression layer
-        self.num_features = channels
-        self.reset_classifier(num_classes)
+        self._build_head(channels, num_classes, nn.Dropout(dropout))  # Sec. 4.3: dropout 0.5 before the classifier
         init_weights(self)
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
 
-    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
-        x = self.drop(self.pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
 
 
 register_variant(
