@@ -62,18 +62,20 @@ def reduction_a(k: int, l: int, m: int, n: int) -> tuple[Branch, ...]:  # noqa: 
     return (Branch((Conv(n, 3, 2),)), Branch((Conv(k), Conv(l, 3), Conv(m, 3, 2))), Branch(pool="max/2"))
 
 
+# The first six layers of Fig. 14, shared by the TF-slim v2 stem: 299 -> 71 x 71 x 192.
+STEM = (
+    ("conv1a", Conv(32, 3, 2)),
+    ("conv2a", Conv(32, 3, padding=0)),
+    ("conv2b", Conv(64, 3)),
+    ("pool3a", Pool()),
+    ("conv3b", Conv(80)),
+    ("conv4a", Conv(192, 3, padding=0)),
+)
+
 # -- v1: Figs. 10-15 -----------------------------------------------------------------------------
 
 INCEPTION_RESNET_V1 = InceptionResNetConfig(
-    stem=(  # Fig. 14: 299 -> 35 x 35 x 256
-        ("conv1a", Conv(32, 3, 2)),
-        ("conv2a", Conv(32, 3, padding=0)),
-        ("conv2b", Conv(64, 3)),
-        ("pool3a", Pool()),
-        ("conv3b", Conv(80)),
-        ("conv4a", Conv(192, 3, padding=0)),
-        ("conv4b", Conv(256, 3, 2)),
-    ),
+    stem=STEM + (("conv4b", Conv(256, 3, 2)),),  # Fig. 14: 299 -> 35 x 35 x 256
     block_a=(  # Fig. 10, to 1x1 256
         Branch((Conv(32),)),
         Branch((Conv(32), Conv(32, 3))),
@@ -101,13 +103,8 @@ INCEPTION_RESNET_V1 = InceptionResNetConfig(
 # -- v2: the TF-slim release (timm's inception_resnet_v2) ---------------------------------------------
 
 INCEPTION_RESNET_V2 = InceptionResNetConfig(
-    stem=(  # TF-slim: 299 -> 35 x 35 x 192, then an Inception-A module to 320 (the paper's Fig. 3 stem gives 384)
-        ("conv1a", Conv(32, 3, 2)),
-        ("conv2a", Conv(32, 3, padding=0)),
-        ("conv2b", Conv(64, 3)),
-        ("pool3a", Pool()),
-        ("conv3b", Conv(80)),
-        ("conv4a", Conv(192, 3, padding=0)),
+    stem=STEM  # TF-slim: 299 -> 35 x 35 x 192, then an Inception-A module to 320 (Fig. 3's stem gives 384)
+    + (
         ("pool5a", Pool()),
         (
             "mixed5b",
