@@ -1,3 +1,6 @@
+import csv
+import io
+import json
 import subprocess
 import sys
 
@@ -29,8 +32,29 @@ def test_summary_shows_lecture_shapes(capsys):
     code, out, _ = run(capsys, "summary", "alexnet")
     assert code == 0
     conv1 = next(line for line in out.splitlines() if line.startswith("features.conv1 "))
-    assert "55x55x96" in conv1 and "34,944" in conv1
-    assert "60,965,224" in out
+    assert "227x227x3" in conv1 and "55x55x96" in conv1 and "34.8K" in conv1  # "(11 x 11 x 3) x 96 = 35K"
+    assert "61M parameters" in out and "MACs: conv + linear" in out
+
+
+def test_summary_json_has_exact_numbers(capsys):
+    code, out, _ = run(capsys, "summary", "alexnet", "--format", "json")
+    data = json.loads(out)
+    conv1 = next(r for r in data["rows"] if r["layer"] == "features.conv1")
+    assert (conv1["weights"], conv1["biases"], conv1["output"]) == (34_848, 96, "55x55x96")
+    assert data["summary"]["params"] == 60_965_224 and data["summary"]["uncounted"] == []
+
+
+def test_summary_views_and_formats(capsys):
+    _, out, _ = run(capsys, "summary", "mobilenet_v1", "--by-type")
+    assert "Conv DW 3x3" in out and "94.86%" in out  # MobileNet Table 2: Conv 1x1 share of mult-adds
+    _, out, _ = run(capsys, "summary", "googlenet", "--depth", "2", "--format", "markdown")
+    assert "| features.inception3a |" in out and "28x28x256" in out
+    _, out, _ = run(capsys, "summary", "resnet20", "--format", "csv", "--nchw", "--batch", "8")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["output"] == "8x16x32x32" and int(rows[0]["bytes"]) == 8 * 16 * 32 * 32 * 4
+    _, plain, _ = run(capsys, "summary", "resnet20", "--format", "json")
+    _, counted, _ = run(capsys, "summary", "resnet20", "--format", "json", "--count", "add,norm")
+    assert json.loads(counted)["summary"]["macs_per_image"] > json.loads(plain)["summary"]["macs_per_image"]
 
 
 def test_summary_at_another_input_size(capsys):
@@ -43,6 +67,8 @@ def test_summary_at_another_input_size(capsys):
     (["summary", "alexnet", "--input", "50"], "at least 67x67"),
     (["summary", "alexnet", "--input", "0"], "positive"),
     (["info", "vgg"], "unknown model 'vgg'"),
+    (["summary", "resnet20", "--count", "relu"], "--count takes"),
+    (["summary", "resnet20", "--batch", "0"], "must be positive"),
 ])  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)

@@ -5,19 +5,19 @@ import pytest
 import torch
 
 import cnnzoo
-from cnnzoo.analysis import count_macs, count_params, layer_table, meta_model
+from cnnzoo.analysis import analyze, count_macs, count_params, meta_model
 from cnnzoo.models.vgg import VGG_CONFIGS
 
 
 def rows_by_name(name, **options):
-    return {r.name: r for r in layer_table(meta_model(name, **options))}
+    return {r.name: r for r in analyze(name, **options).rows}
 
 
 def weight_layers(name, **options) -> int:
     """Convolution and FC layers on the main path (projection shortcuts and SE excluded)."""
     return sum(
         r.kind in ("Conv2d", "Linear") and "shortcut" not in r.name and ".se." not in r.name
-        for r in layer_table(meta_model(name, **options))
+        for r in analyze(name, **options).rows
     )
 
 
@@ -48,7 +48,7 @@ def test_alexnet_filter_groups(groups, params):
         dense = rows_by_name("alexnet", groups=1)
         grouped = rows_by_name("alexnet", groups=2)
         for conv in ("conv2", "conv4", "conv5"):
-            assert 2 * grouped[f"features.{conv}"].macs == dense[f"features.{conv}"].macs
+            assert 2 * grouped[f"features.{conv}"].macs() == dense[f"features.{conv}"].macs()
 
 
 # -- ZFNet (Fig. 3) ------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ VGG16_LECTURE = [
 
 
 def test_vgg16_rows_of_the_lecture():
-    weighted = [r for r in layer_table(meta_model("vgg16")) if r.kind in ("Conv2d", "Linear")]
+    weighted = [r for r in analyze("vgg16").rows if r.kind in ("Conv2d", "Linear")]
     for row, (side, channels, weights) in zip(weighted, VGG16_LECTURE, strict=True):
         assert row.out_shape[0] == channels and (len(row.out_shape) == 1 or row.out_shape[1:] == (side, side))
         assert row.params - channels == weights  # params minus one bias per output channel
@@ -117,8 +117,8 @@ def test_googlenet_table1_rows():
     model = meta_model("googlenet", aux_logits=False)
     x = torch.empty(1, 3, 224, 224, device="meta")
     macs = defaultdict(int)
-    for r in layer_table(model):
-        macs[r.name.split(".")[1] if r.name.startswith("features.") else r.name] += r.macs
+    for r in analyze(model).rows:
+        macs[r.name.split(".")[1] if r.name.startswith("features.") else r.name] += r.macs()
     off = []
     for name, (side, depth, ops) in GOOGLENET_TABLE1.items():
         out = model.features[: list(dict(model.features.named_children())).index(name) + 1](x)

@@ -4,7 +4,7 @@ import torch
 
 import cnnzoo
 from cnnzoo import AuxOutputs
-from cnnzoo.analysis import count_params, layer_table, meta_model
+from cnnzoo.analysis import analyze, count_params, meta_model
 from cnnzoo.layers import SeparableConv2d, SqueezeExcite
 
 
@@ -99,6 +99,6 @@ def test_xception_has_36_conv_layers():
 
 
 def test_xception_separable_convs_have_nothing_between_depthwise_and_pointwise():
-    rows = [r.kind for r in layer_table(meta_model("xception")) if r.name.startswith("features.block5.")]
-    # ReLU is pass-through in the table: depthwise conv, pointwise conv, BN, three times
-    assert rows == ["Conv2d", "Conv2d", "BatchNorm2d"] * 3
+    rows = [r.kind for r in analyze("xception").rows if r.name.split(".")[:2] == ["features", "block5"]]
+    # a middle-flow module: ReLU, depthwise conv, pointwise conv, BN, three times, then the identity sum
+    assert rows == ["ReLU", "Conv2d", "Conv2d", "BatchNorm2d"] * 3 + ["add"]

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from cnnzoo.analysis import count_macs, count_params, layer_table, meta_model
+from cnnzoo.analysis import analyze, count_macs, count_params, meta_model
 
 
 def millions(n: int) -> float:
@@ -29,7 +29,7 @@ def test_mobilenet_v1_tables_4_to_7(name, options, size, mult_adds, params):
 
 
 def test_mobilenet_v1_table1_grid():
-    rows = [r for r in layer_table(meta_model("mobilenet_v1")) if r.kind == "Conv2d"]
+    rows = [r for r in analyze("mobilenet_v1").rows if r.kind == "Conv2d"]
     assert len(rows) == 1 + 13 * 2  # "28 layers" counting the FC
     depthwise = [r for r in rows if r.name.endswith("dw.conv")]
     assert [r.out_shape[1] for r in depthwise] == [112, 56, 56, 28, 28, 14, 14, 14, 14, 14, 14, 7, 7]
@@ -51,7 +51,7 @@ def test_mobilenet_v2_width_multiplier(alpha, stem, last):
 
 
 def test_mobilenet_v2_table2_grid():
-    rows = {r.name: r.out_shape for r in layer_table(meta_model("mobilenet_v2"))}
+    rows = {r.name: r.out_shape for r in analyze("mobilenet_v2").rows}
     ends = ["block1_1", "block2_2", "block3_3", "block4_4", "block5_3", "block6_3", "block7_1"]
     shapes = [rows[f"features.{b}.project.bn"] for b in ends]
     assert shapes == [(16, 112, 112), (24, 56, 56), (32, 28, 28), (64, 14, 14), (96, 14, 14), (160, 7, 7), (320, 7, 7)]
@@ -78,8 +78,8 @@ def test_mobilenet_v3_width_multiplier():
 
 def test_depthwise_separable_cost_formula():
     """Sec. 3.1: D_K^2 M D_F^2 + M N D_F^2 for a separable layer, against D_K^2 M N D_F^2 for a full one."""
-    sep = {r.name: r.macs for r in layer_table(meta_model("mobilenet_v1"))}
-    full = {r.name: r.macs for r in layer_table(meta_model("mobilenet_v1_conv"))}
+    sep = {r.name: r.macs() for r in analyze("mobilenet_v1").rows}
+    full = {r.name: r.macs() for r in analyze("mobilenet_v1_conv").rows}
     dk, m, n, df = 3, 512, 512, 14  # the 14x14x512 layer of Table 3
     assert sep["features.sep8.dw.conv"] + sep["features.sep8.pw.conv"] == dk * dk * m * df * df + m * n * df * df
     assert full["features.conv9.conv"] == dk * dk * m * n * df * df

@@ -1,5 +1,6 @@
 """cnnzoo: the landmark ILSVRC-era CNNs, built as their papers describe them."""
 from . import models  # noqa: F401  (registers every family)
+from .analysis import Analysis, Conventions, analyze
 from .errors import CnnzooError, InputShapeError, InvalidOptionError, UnknownModelError
 from .models import AuxOutputs, ImageClassifier
 from .registry import ModelInfo, Paper, create_model, list_models, model_info
@@ -7,7 +8,9 @@ from .registry import ModelInfo, Paper, create_model, list_models, model_info
 __version__ = "0.1.0"
 
 __all__ = [
+    "Analysis",
     "AuxOutputs",
+    "Conventions",
     "CnnzooError",
     "ImageClassifier",
     "InputShapeError",
@@ -15,6 +18,7 @@ __all__ = [
     "ModelInfo",
     "Paper",
     "UnknownModelError",
+    "analyze",
     "create_model",
     "list_models",
     "model_info",

@@ -2,10 +2,10 @@
 import argparse
 import sys
 
+from .analysis import Conventions, analyze
 from .analysis.costs import model_costs
-from .analysis.counting import meta_model
-from .analysis.layers import layer_table
-from .analysis.report import columns, human, layer_report
+from .analysis.report import columns, footer, human, layer_records, render, shape_text, totals, type_records
+from .analysis.rules import CATEGORIES
 from .errors import CnnzooError
 from .registry import list_models, model_info
 
@@ -25,19 +25,33 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_summary(args: argparse.Namespace) -> None:
     info = model_info(args.model)
     size = info.input_size if args.input is None else args.input
-    if size < 1:
-        raise CnnzooError(f"--input must be a positive size in pixels, got {size}")
-    model = meta_model(args.model)
-    model.check_input(_meta_image(model, size))
+    if size < 1 or args.batch < 1:
+        raise CnnzooError(f"--input and --batch must be positive, got --input {size} --batch {args.batch}")
+    analysis = analyze(args.model, size, args.batch, conventions=_conventions(args.count))
+    if args.by_type:
+        records = type_records(analysis)
+    else:
+        records = layer_records(analysis, args.depth, args.nchw)
+    if args.format in ("json", "csv"):
+        print(render(records, args.format, totals(analysis)), end="" if args.format == "csv" else "\n")
+        return
     print(f"{info.name}: {info.summary}")
-    print(f"{info.paper.cite()}, {info.follows}; input {size}x{size}x{model.in_chans}\n")
-    print(layer_report(layer_table(model, size)))
+    print(f"{info.paper.cite()}, {info.follows}; input {shape_text(analysis.input_shape)}, batch {args.batch}\n")
+    print(render(records, args.format))
+    print("\n" + footer(analysis))
 
 
-def _meta_image(model, size: int):
-    import torch
-
-    return torch.empty(1, model.in_chans, size, size, device="meta")
+def _conventions(count: str | None) -> Conventions:
+    if not count:
+        return Conventions()
+    names = [c.strip() for c in count.split(",") if c.strip()]
+    if names == ["all"]:
+        return Conventions.all()
+    optional = [c for c in CATEGORIES if c not in ("conv", "linear")]
+    unknown = [c for c in names if c not in optional]
+    if unknown:
+        raise CnnzooError(f"--count takes {', '.join(optional)} or all; not {', '.join(unknown)}")
+    return Conventions(**dict.fromkeys(names, True))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -75,9 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="registered models with their parameters, MACs and paper")
     p.add_argument("pattern", nargs="?", help="substring or wildcard pattern, e.g. resnet or 'vgg*_bn'")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("summary", help="per-layer output shapes, parameters and MACs of one model")
+    p = sub.add_parser("summary", help="per-layer shapes, parameters, MACs and memory of one model")
     p.add_argument("model")
     p.add_argument("--input", type=int, help="square input size in pixels (default: the model's native size)")
+    p.add_argument("--batch", type=int, default=1, help="batch size for the memory figures (default 1)")
+    p.add_argument("--depth", type=int, help="sum the layers by the first D parts of their names (2: one row per block)")
+    p.add_argument("--by-type", action="store_true", help="one row per layer type (MobileNet's Table 2 view)")
+    p.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
+    p.add_argument("--nchw", action="store_true", help="shapes as N x C x H x W instead of the lecture's H x W x C")
+    p.add_argument("--count", help="also count these as MACs: bias,norm,lrn,act,pool,add,scale or all")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("info", help="a model's paper, reference numbers, deviations and options")
     p.add_argument("model")

@@ -1,5 +1,6 @@
-"""What a model costs: parameters, multiply-accumulates, per-layer shapes."""
+"""What a model costs: parameters, multiply-accumulates, per-layer shapes and memory."""
 from .counting import count_macs, count_params, meta_model
-from .layers import LayerRow, layer_table
+from .profile import Analysis, Row, analyze
+from .rules import Conventions
 
-__all__ = ["LayerRow", "count_macs", "count_params", "layer_table", "meta_model"]
+__all__ = ["Analysis", "Conventions", "Row", "analyze", "count_macs", "count_params", "meta_model"]

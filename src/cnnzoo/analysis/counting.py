@@ -5,6 +5,7 @@ convolutions and fully connected layers only; bias, norms, activations and pooli
 counted. One FLOP is two MACs.
 """
 import contextlib
+import gc
 
 import torch
 from torch import nn
@@ -20,18 +21,49 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@contextlib.contextmanager
+def _no_reset_parameters():
+    """Skip torch's own random init while building on meta: there are no values to initialise."""
+    classes = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._NormBase)
+    saved = {cls: cls.__dict__["reset_parameters"] for cls in classes}
+    for cls in classes:
+        cls.reset_parameters = lambda self: None
+    try:
+        yield
+    finally:
+        for cls, method in saved.items():
+            cls.reset_parameters = method
+
+
 def meta_model(name: str, **options) -> nn.Module:
     """A registered model built on the meta device, in eval mode (no auxiliary heads run)."""
-    with torch.device("meta"):
+    with torch.device("meta"), _no_reset_parameters(), no_gc():
         return create_model(name, **options).eval()
 
 
-def run_on_meta(model: nn.Module, input_size: int | tuple[int, int] | None = None, context=None) -> None:
-    """One eval-mode forward of one image on meta tensors (shapes only), inside `context`.
+@contextlib.contextmanager
+def no_gc():
+    """Building or tracing a model makes many objects in one go; pause the cycle collector meanwhile
+    (it would rescan everything built so far, several times)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
-    The model's weights are swapped for meta tensors for the call. A cnnzoo model checks the
-    input size first, outside `context`, so its size probe is neither counted nor hooked.
+
+def count_macs(model: nn.Module | str, input_size: int | tuple[int, int] | None = None, **options) -> int:
+    """Conv + linear MACs for one image, counted by torch's FlopCounterMode on meta tensors: the
+    independent reference the analyzer (profile.py) is tested against.
+
+    `model` is a registered name (built on meta with `options`) or any nn.Module (its weights
+    are swapped for meta tensors for the count). `input_size` defaults to the model's native size.
     """
+    if isinstance(model, str):
+        input_size = input_size or model_info(model).input_size
+        model = meta_model(model, **options)
     size = input_size or getattr(model, "input_size", 224)
     h, w = (size, size) if isinstance(size, int) else size
     x = torch.empty(1, getattr(model, "in_chans", 3), h, w, device="meta")
@@ -40,22 +72,9 @@ def run_on_meta(model: nn.Module, input_size: int | tuple[int, int] | None = Non
     model.eval()
     try:
         if isinstance(model, ImageClassifier):
-            model.check_input(x)
-        with context or contextlib.nullcontext():
+            model.check_input(x)  # outside the counter: the size probe's runs must not be counted
+        with FlopCounterMode(display=False) as counter:
             functional_call(model, state, (x,), strict=False)
     finally:
         model.train(was_training)
-
-
-def count_macs(model: nn.Module | str, input_size: int | tuple[int, int] | None = None, **options) -> int:
-    """Conv + linear MACs for one image, counted by torch's FlopCounterMode on meta tensors.
-
-    `model` is a registered name (built on meta with `options`) or any nn.Module (its weights
-    are swapped for meta tensors for the count). `input_size` defaults to the model's native size.
-    """
-    if isinstance(model, str):
-        input_size = input_size or model_info(model).input_size
-        model = meta_model(model, **options)
-    counter = FlopCounterMode(display=False)
-    run_on_meta(model, input_size, counter)
     return counter.get_total_flops() // 2
