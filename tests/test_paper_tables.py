@@ -1,8 +1,9 @@
 """The papers' (and the lecture's) own numbers, reproduced by computing them from our models."""
-from collections import defaultdict
+import dataclasses
 
 import pytest
 import torch
+from torch import nn
 
 import cnnzoo
 from cnnzoo.analysis import analyze, count_macs, count_params, meta_model
@@ -83,52 +84,77 @@ def test_vgg_c_has_1x1_convs_where_table1_says():
     assert kernels == [3] * 6 + [1] + [3] * 2 + [1] + [3] * 2 + [1]
 
 
-# The lecture's rows: (output side, channels, weights "not counting biases") for each conv and FC.
+# The lecture's table, row by row: (layer, output side, channels, params "not counting biases").
+# Its "memory" column is side x side x channels.
 VGG16_LECTURE = [
-    (224, 64, 1_728), (224, 64, 36_864),
-    (112, 128, 73_728), (112, 128, 147_456),
-    (56, 256, 294_912), (56, 256, 589_824), (56, 256, 589_824),
-    (28, 512, 1_179_648), (28, 512, 2_359_296), (28, 512, 2_359_296),
-    (14, 512, 2_359_296), (14, 512, 2_359_296), (14, 512, 2_359_296),
-    (1, 4096, 102_760_448), (1, 4096, 16_777_216), (1, 1000, 4_096_000),
+    ("input", 224, 3, 0),
+    ("conv", 224, 64, 1_728), ("conv", 224, 64, 36_864), ("pool", 112, 64, 0),
+    ("conv", 112, 128, 73_728), ("conv", 112, 128, 147_456), ("pool", 56, 128, 0),
+    ("conv", 56, 256, 294_912), ("conv", 56, 256, 589_824), ("conv", 56, 256, 589_824), ("pool", 28, 256, 0),
+    ("conv", 28, 512, 1_179_648), ("conv", 28, 512, 2_359_296), ("conv", 28, 512, 2_359_296), ("pool", 14, 512, 0),
+    ("conv", 14, 512, 2_359_296), ("conv", 14, 512, 2_359_296), ("conv", 14, 512, 2_359_296), ("pool", 7, 512, 0),
+    ("fc", 1, 4096, 102_760_448), ("fc", 1, 4096, 16_777_216), ("fc", 1, 1000, 4_096_000),
 ]  # fmt: skip
+LECTURE_KINDS = {"Conv2d": "conv", "MaxPool2d": "pool", "Linear": "fc"}
 
 
-def test_vgg16_rows_of_the_lecture():
-    weighted = [r for r in analyze("vgg16").rows if r.kind in ("Conv2d", "Linear")]
-    for row, (side, channels, weights) in zip(weighted, VGG16_LECTURE, strict=True):
-        assert row.out_shape[0] == channels and (len(row.out_shape) == 1 or row.out_shape[1:] == (side, side))
-        assert row.params - channels == weights  # params minus one bias per output channel
-    assert sum(w for *_, w in VGG16_LECTURE) == pytest.approx(138e6, rel=0.01)  # "TOTAL params: 138M"
+def test_vgg16_memory_and_params_table_of_the_lecture():
+    """Every row of the lecture's VGG-16 table, computed; and its totals, which the lecture misprints."""
+    a = analyze("vgg16")
+    ours = [("input", 224, 3, 0)] + [
+        (LECTURE_KINDS[r.kind], r.out_shape[-1] if len(r.out_shape) == 3 else 1, r.out_shape[0], r.weights)
+        for r in a.rows
+        if r.kind in LECTURE_KINDS
+    ]
+    assert ours == VGG16_LECTURE
+    memory = [side * side * channels for _, side, channels, _ in VGG16_LECTURE]
+    layer_rows = [r for r in a.rows if r.kind in LECTURE_KINDS]
+    assert [r.activations for r in layer_rows] == memory[1:]  # ReLUs work in place: no memory of their own
+    # "TOTAL params: 138M" holds (biases add 13,416); "TOTAL memory: 24M * 4 bytes ~= 96MB / image"
+    # does not: the lecture's own rows sum to 15.2M values, 61 MB in fp32.
+    assert a.params == pytest.approx(138e6, rel=0.003) and sum(w for *_, w in VGG16_LECTURE) == 138_344_128
+    assert sum(memory) == 15_237_608
+    assert sum(memory) * 4 / 1e6 == pytest.approx(61, abs=0.1)
 
 
 # -- GoogLeNet (Table 1) --------------------------------------------------------------------------
 
-# Table 1: output size (side, depth) and "ops" in millions for each Inception row.
+# Table 1: output (side, depth), "params" and "ops" of each row with weights. The units, worked
+# out from the rows that fit exactly (3a: 163,328 weights = 159.5 x 1024; linear: 1,024,000 =
+# 1000 x 1024): params in K = 1024 weights (no biases), ops in M = 10^6 multiply-adds.
 GOOGLENET_TABLE1 = {
-    "inception3a": (28, 256, 128), "inception3b": (28, 480, 304),
-    "inception4a": (14, 512, 73), "inception4b": (14, 512, 88), "inception4c": (14, 512, 100),
-    "inception4d": (14, 528, 119), "inception4e": (14, 832, 170),
-    "inception5a": (7, 832, 54), "inception5b": (7, 1024, 71),
+    "conv1": (112, 64, 2.7, 34),
+    "conv2+conv3": (56, 192, 112, 360),
+    "inception3a": (28, 256, 159, 128), "inception3b": (28, 480, 380, 304),
+    "inception4a": (14, 512, 364, 73), "inception4b": (14, 512, 437, 88), "inception4c": (14, 512, 463, 100),
+    "inception4d": (14, 528, 580, 119), "inception4e": (14, 832, 840, 170),
+    "inception5a": (7, 832, 1072, 54), "inception5b": (7, 1024, 1388, 71),
+    "fc": (1, 1000, 1000, 1),
 }  # fmt: skip
 
 
 def test_googlenet_table1_rows():
-    model = meta_model("googlenet", aux_logits=False)
-    x = torch.empty(1, 3, 224, 224, device="meta")
-    macs = defaultdict(int)
-    for r in analyze(model).rows:
-        macs[r.name.split(".")[1] if r.name.startswith("features.") else r.name] += r.macs()
-    off = []
-    for name, (side, depth, ops) in GOOGLENET_TABLE1.items():
-        out = model.features[: list(dict(model.features.named_children())).index(name) + 1](x)
-        assert out.shape[1:] == (depth, side, side), name
-        if abs(macs[name] / 1e6 - ops) >= 1:
-            off.append(name)
-    # Every row agrees with the paper to its rounding except (5a), where Table 1 prints 54M for
-    # an 832 -> 832 module at 7x7 that costs 51.1M: a known misprint.
-    assert off == ["inception5a"]
-    assert macs["conv2"] + macs["conv3"] == pytest.approx(360e6, rel=0.005)  # the "3x3/1 ... 360M" row
+    """Every row against Table 1 (the paper's view: one row per module, `group(2)`).
+
+    Rows agree to within 2% of params and 1M ops, except where Table 1 contradicts itself or the
+    net it describes: conv1 (2.7K params and 34M ops, but a 7x7x3x64 conv has 9.4K and costs
+    118M at 112x112), inception (4c) (463K params, but its own 100M ops at 14x14 imply ~510K; the
+    row's filter counts give 498K) and inception (5a) (1072K and 54M, where its filter counts give
+    1018K and 51.1M).
+    """
+    groups = {r.name.removeprefix("features."): r for r in analyze("googlenet", aux_logits=False).group(2)}
+    conv2, conv3 = groups["conv2"], groups["conv3"]
+    groups["conv2+conv3"] = dataclasses.replace(conv3, weights=conv2.weights + conv3.weights, costs={"conv": conv2.macs() + conv3.macs()})
+    params_off, ops_off = [], []
+    for name, (side, depth, params_k, ops_m) in GOOGLENET_TABLE1.items():
+        row = groups[name]
+        assert row.out_shape == ((depth, side, side) if side > 1 else (depth,)), name
+        if abs(row.weights / 1024 - params_k) > 0.02 * params_k:
+            params_off.append(name)
+        if abs(row.macs() / 1e6 - ops_m) >= 1:
+            ops_off.append(name)
+    assert params_off == ["conv1", "inception4c", "inception5a"]
+    assert ops_off == ["conv1", "inception5a"]
     assert weight_layers("googlenet", aux_logits=False) == 1 + 2 + 9 * 6 + 1  # every branch conv counted
 
 
@@ -207,3 +233,25 @@ def test_se_is_an_option_of_any_resnet():
     assert with_se.layer3[0].se.fc1.out_channels == 16  # 64 channels / r 4
     assert count_params(with_se) > plain
     assert meta_model("plain20", se=True).layer1[0].se is not None
+
+
+def test_resnext_block_both_forms_analyzed():
+    """The lecture's two equivalent forms at C=32, d=4: 32 paths of 256-4-4-256, summed (Fig. 3a), and
+    the grouped convolution (Fig. 3c) our ResNeXt uses. Same parameters, same multiply-adds."""
+
+    class ThirtyTwoPaths(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.paths = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(256, 4, 1, bias=False), nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.Conv2d(4, 256, 1, bias=False))
+                for _ in range(32)
+            )
+
+        def forward(self, x):
+            return torch.stack([p(x) for p in self.paths]).sum(0)
+
+    paths = analyze(ThirtyTwoPaths(), 56)
+    block = meta_model("resnext50_32x4d").layer1[1]
+    grouped = analyze(nn.Sequential(block.conv1.conv, block.conv2.conv, block.conv3.conv), 56)
+    assert paths.params == grouped.params == 70_144
+    assert paths.category_macs()["conv"] == grouped.macs == 70_144 * 56 * 56
