@@ -88,3 +88,31 @@ def test_module_entry_point_and_argparse_errors():
     assert ok.returncode == 0 and "alexnet_owt" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "cnnzoo", "summary"], capture_output=True, text=True)
     assert bad.returncode == 2 and "required" in bad.stderr
+
+
+def test_compare_table_and_plots(capsys, tmp_path):
+    code, out, _ = run(capsys, "compare", "resnet18", "mobilenet_v2", "--measure", "--batch", "2", "--plot", str(tmp_path / "chart.png"))
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("resnet18"))
+    assert "11.7M" in line and "1.814" in line and "69.76" in line and "torchvision" in line
+    assert (tmp_path / "chart.png").stat().st_size > 10_000 and (tmp_path / "chart-ilsvrc.png").stat().st_size > 10_000
+    assert not list(tmp_path.glob(".*tmp"))  # written atomically: no temporary left behind
+
+
+def test_bench_against_peer(capsys):
+    code, out, _ = run(capsys, "bench", "resnet18", "--batch", "2", "--input", "64", "--repeats", "2", "--vs", "torchvision")
+    assert code == 0 and "resnet18 (cnnzoo)" in out and "torchvision.resnet18" in out and "ratio cnnzoo / torchvision" in out
+    code, out, _ = run(capsys, "bench", "resnet20", "--batch", "4", "--repeats", "2", "--train", "--precision", "fp32")
+    assert code == 0 and "training" in out and "GFLOP/s" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "resnet20", "--vs", "torchvision"], "no torchvision counterpart"),
+    (["bench", "resnet18", "--precision", "fp16", "--device", "cpu"], "needs a CUDA device"),
+    (["bench", "resnet18", "--batch", "0"], "must be positive"),
+    (["compare"], "--all"),
+    (["compare", "resnet5"], "did you mean"),
+])  # fmt: skip
+def test_bench_and_compare_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err

@@ -3,9 +3,12 @@ import argparse
 import sys
 
 from .analysis import Conventions, analyze
+from .analysis.bench import benchmark
+from .analysis.compare import compare, plot
 from .analysis.costs import model_costs
-from .analysis.report import columns, footer, human, layer_records, render, shape_text, totals, type_records
+from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
+from .analysis.timing import default_path, explicit_path
 from .errors import CnnzooError
 from .registry import list_models, model_info
 
@@ -78,6 +81,57 @@ def cmd_info(args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    names = list_models() if args.all else args.models
+    if not names:
+        raise CnnzooError("name the models to compare, or give --all")
+    for name in names:
+        model_info(name)  # unknown names fail before any work
+    if args.batch < 1:
+        raise CnnzooError(f"--batch must be positive, got {args.batch}")
+    path = default_path()
+    rows = compare(names, args.measure, args.batch, path)
+    header = ["model", "params", "GMACs", "act. memory", "top-1", "top-5", "published by"]
+    if args.measure:
+        header += ["ms (batch 1)", f"images/s (batch {args.batch})"]
+    table = [header]
+    for r in rows:
+        acc = r.accuracy
+        cells = [r.name, human(r.params), f"{r.macs / 1e9:.3f}", human_bytes(r.activation_bytes)]
+        cells += [f"{acc.top1:.2f}", f"{acc.top5:.2f}" if acc.top5 else "-", acc.source] if acc else ["-", "-", "-"]
+        if args.measure:
+            cells += [f"{r.latency_ms:.1f}", f"{r.throughput:.1f}"]
+        table.append(cells)
+    print(columns(table, "lrrrrrl" + "rr" * args.measure))
+    print("\nMACs: conv + linear, one image at the native input; activation memory: every layer output, one image, fp32.")
+    if args.measure:
+        print(f"measured here: {path.describe()}")
+    if args.plot:
+        written = plot(rows, args.plot, machine=f"({path.describe()})" if args.measure else "")
+        print("wrote " + ", ".join(map(str, written)))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    model_info(args.model)  # an unknown name fails here, before any work
+    if args.batch < 1 or args.repeats < 1 or (args.input is not None and args.input < 1):
+        raise CnnzooError("--batch, --repeats and --input must be positive")
+    base = default_path(args.device, args.train)
+    path = explicit_path(
+        base, precision=args.precision, channels_last=args.channels_last, fold_bn=args.fold_bn, compile=args.compile or None
+    )
+    if path.precision == "fp16" and not path.device.startswith("cuda"):
+        raise CnnzooError("--precision fp16 needs a CUDA device; on the CPU use bf16 or fp32")
+    if args.train and path.fold_bn:
+        raise CnnzooError("--fold-bn is for inference; drop it with --train")
+    timings = benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup, args.repeats)
+    note = "" if (args.precision or args.channels_last is not None) else " (the default path on this machine)"
+    print(f"{path.describe()}{note}")
+    for t in timings:
+        print(t.line())
+    if len(timings) == 2:
+        print(f"ratio cnnzoo / {args.vs}: {timings[0].median / timings[1].median:.2f}x images/s")
+
+
 def _short(value, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"({len(value)} rows)" if isinstance(value, (tuple, list)) else text[:limit] + "..."
@@ -99,6 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nchw", action="store_true", help="shapes as N x C x H x W instead of the lecture's H x W x C")
     p.add_argument("--count", help="also count these as MACs: bias,norm,lrn,act,pool,add,scale or all")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("compare", help="models side by side: cost, memory, published accuracy, measured speed")
+    p.add_argument("models", nargs="*")
+    p.add_argument("--all", action="store_true", help="every registered model")
+    p.add_argument("--measure", action="store_true", help="also time each model here: latency (batch 1), throughput")
+    p.add_argument("--batch", type=int, default=8, help="batch for the throughput column (default 8)")
+    p.add_argument("--plot", help="write the Comparing Complexity chart here (PNG), and the ILSVRC timeline beside it")
+    p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("bench", help="time a model on this machine (images/s, GFLOP/s), optionally against its peer")
+    p.add_argument("model")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--input", type=int, help="square input size (default: the model's native size)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="default: the fastest safe one here")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--fold-bn", action=argparse.BooleanOptionalAction, default=None, help="fold BatchNorm (inference)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (slow to start)")
+    p.add_argument("--train", action="store_true", help="time a training step (forward, backward, SGD) instead")
+    p.add_argument("--vs", choices=("torchvision", "timm"), help="also time the peer's model, interleaved")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=10)
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("info", help="a model's paper, reference numbers, deviations and options")
     p.add_argument("model")
     p.set_defaults(func=cmd_info)

@@ -44,6 +44,15 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class Accuracy:
+    """Published ImageNet-1k accuracy (%, single centre crop) and whose it is."""
+
+    top1: float
+    top5: float | None
+    source: str
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What cnnzoo knows about a registered model, beyond its code."""
 

@@ -1,6 +1,7 @@
 """Building blocks shared by the families."""
 from .activations import create_act, get_act_layer
 from .conv import ConvNormAct
+from .fold import fold_batchnorm
 from .helpers import make_divisible
 from .lrn import LocalResponseNorm
 from .separable import SeparableConv2d
@@ -12,6 +13,7 @@ __all__ = [
     "SeparableConv2d",
     "SqueezeExcite",
     "create_act",
+    "fold_batchnorm",
     "get_act_layer",
     "make_divisible",
     "make_se",

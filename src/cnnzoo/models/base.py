@@ -25,6 +25,7 @@ def _is_tracing() -> bool:
         or torch.jit.is_scripting()
         or torch.compiler.is_compiling()
         or torch.onnx.is_in_onnx_export()
+        or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
     )
 
 

@@ -1,0 +1,44 @@
+"""`cnnzoo bench`: one model timed on this machine, alone or interleaved with its peer."""
+import torch
+from torch import nn
+
+from ..errors import CnnzooError
+from ..interop import build_peer
+from ..registry import create_model, model_info
+from .profile import analyze
+from .timing import ExecPath, Timing, prepare, time_models
+
+
+def fold_peer(model: nn.Module) -> nn.Module:
+    """Fold a peer's BatchNorms through torch.fx (its convs and norms are not always in Sequentials)."""
+    from torch.fx.experimental.optimization import fuse
+
+    try:
+        return fuse(model)
+    except Exception:  # a model fx cannot trace keeps its norms: say so rather than fail
+        return model
+
+
+def benchmark(
+    name: str,
+    path: ExecPath,
+    batch: int = 32,
+    input_size: int | None = None,
+    train: bool = False,
+    vs: str | None = None,
+    warmup: int = 2,
+    repeats: int = 10,
+) -> list[Timing]:
+    info = model_info(name)
+    size = input_size or info.input_size
+    models = {f"{name} (cnnzoo)": prepare(create_model(name), path, train)}
+    if vs:
+        if info.peer is None or info.peer.library != vs:
+            have = f"its peer is {info.peer}" if info.peer else "it has no peer"
+            raise CnnzooError(f"--vs {vs}: {name} has no {vs} counterpart ({have})")
+        peer = build_peer(info.peer)
+        models[f"{info.peer} ({vs})"] = prepare(peer, path, train, fold=fold_peer)
+    x = torch.randn(batch, 3, size, size)
+    macs = analyze(name, size).macs
+    times = time_models(models, x, path, train, warmup, repeats)
+    return [Timing(label, path, batch, seconds, macs, train) for label, seconds in times.items()]

@@ -1,0 +1,119 @@
+"""`cnnzoo compare`: models side by side (cost, memory, published accuracy, measured speed), and
+the lecture's "Comparing Complexity" chart (Canziani, Paszke & Culurciello 2017, Fig. 2): top-1
+accuracy against operations, bubble area = parameters; with a second panel testing their finding
+that operations predict inference time, on this machine; and the ILSVRC winners by year."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, published_accuracy
+from ..fileio import atomic_path
+from ..progress import Progress
+from ..registry import Accuracy, create_model
+from .profile import analyze
+from .timing import ExecPath, prepare, time_models
+
+
+@dataclass
+class Compared:
+    name: str
+    params: int
+    macs: int
+    activation_bytes: int  # one image, fp32
+    input_size: int
+    accuracy: Accuracy | None
+    latency_ms: float | None = None  # batch 1, median
+    throughput: float | None = None  # images/s at the comparison's batch, median
+
+
+def compare(
+    names: list[str], measure: bool = False, batch: int = 8, path: ExecPath | None = None, repeats: int = 3
+) -> list[Compared]:
+    rows = []
+    for name in names:
+        a = analyze(name)
+        rows.append(Compared(name, a.params, a.macs, a.activation_bytes, a.input_shape[-1], published_accuracy(name)))
+    if measure:
+        with Progress(len(rows), "measuring", "models") as bar:
+            for row in rows:
+                model = prepare(create_model(row.name), path)
+                for size, attr in ((1, "latency_ms"), (batch, "throughput")):
+                    x = torch.randn(size, 3, row.input_size, row.input_size)
+                    seconds = sorted(time_models({row.name: model}, x, path, repeats=repeats, warmup=1, show_progress=False)[row.name])
+                    median = seconds[len(seconds) // 2]
+                    setattr(row, attr, 1000 * median if size == 1 else size / median)
+                bar.update(note=row.name)
+    return rows
+
+
+def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least-squares y = a x + b, and R^2."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    b = my - a * mx
+    ss_res = sum((y - (a * x + b)) ** 2 for x, y in zip(xs, ys))
+    ss_tot = sum((y - my) ** 2 for y in ys)
+    return a, b, 1 - ss_res / ss_tot if ss_tot else 1.0
+
+
+def plot(rows: list[Compared], file: str | Path, machine: str = "") -> list[Path]:
+    """Write the comparison chart to `file` and the ILSVRC timeline beside it; return both paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    file = Path(file)
+    measured = [r for r in rows if r.latency_ms is not None]
+    fig, axes = plt.subplots(1, 2 if measured else 1, figsize=(15 if measured else 8, 6), squeeze=False)
+    ax = axes[0][0]
+    known = [r for r in rows if r.accuracy]
+    for r in known:
+        ax.scatter(r.macs / 1e9, r.accuracy.top1, s=r.params / 2e5, alpha=0.45)
+        ax.annotate(r.name, (r.macs / 1e9, r.accuracy.top1), fontsize=7, ha="center", va="center")
+    ax.set_xlabel("operations (GMACs, one image)")
+    ax.set_ylabel("published top-1 accuracy (%)")
+    ax.set_title("Comparing complexity: bubble area = parameters")
+    ax.grid(alpha=0.3)
+    if measured:
+        ax = axes[0][1]
+        xs, ys = [r.macs / 1e9 for r in measured], [r.latency_ms for r in measured]
+        ax.scatter(xs, ys, s=12)
+        for r, x, y in zip(measured, xs, ys):
+            ax.annotate(r.name, (x, y), fontsize=6)
+        if len(measured) > 2:
+            a, b, r2 = linear_fit(xs, ys)
+            line = [min(xs), max(xs)]
+            ax.plot(line, [a * v + b for v in line], "k--", label=f"fit: {a:.1f} ms/GMAC + {b:.1f} ms, R² = {r2:.3f}")
+            ax.legend()
+        ax.set_xlabel("operations (GMACs, one image)")
+        ax.set_ylabel("measured latency, batch 1 (ms)")
+        ax.set_title(f"Do operations predict time? {machine}".strip())
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    timeline = file.with_name(f"{file.stem}-ilsvrc{file.suffix or '.png'}")
+    with atomic_path(file) as tmp:
+        fig.savefig(tmp, format=(file.suffix.lstrip(".") or "png"), dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    years = [y for y, _, _ in ILSVRC_WINNERS]
+    errors = [e for _, _, e in ILSVRC_WINNERS]
+    ax.bar(years, errors, color="tab:blue")
+    for y, name, e in ILSVRC_WINNERS:
+        ax.annotate(f"{name}\n{e}%", (y, e), ha="center", va="bottom", fontsize=8)
+    for y, name, e in ILSVRC_RUNNERS_UP:
+        ax.plot([y + 0.3], [e], "o", color="tab:orange")
+        ax.annotate(f"{name} (2nd) {e}%", (y + 0.3, e), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("ILSVRC year")
+    ax.set_ylabel("top-5 error (%)")
+    ax.set_title("ImageNet classification winners (the lecture's first slide)")
+    ax.set_ylim(0, max(errors) * 1.25)
+    fig.tight_layout()
+    with atomic_path(timeline) as tmp:
+        fig.savefig(tmp, format=(timeline.suffix.lstrip(".") or "png"), dpi=120)
+    plt.close(fig)
+    return [file, timeline]
