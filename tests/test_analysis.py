@@ -1,4 +1,5 @@
 """The analyzer: conventions, memory, any nn.Module, and agreement with real runs and with fvcore."""
+import math
 import subprocess
 import sys
 import textwrap
@@ -54,9 +55,10 @@ def test_conventions_add_the_other_categories():
     cats = plain.category_macs()
     assert plain.macs == cats["conv"] + cats["linear"] and plain.flops == 2 * plain.macs
     assert everything.macs == sum(cats.values())
-    # a residual add per bottleneck, summing its output: 16 blocks
-    adds = [r for r in plain.rows if r.kind == "add"]
-    assert len(adds) == 16 and cats["add"] == sum(r.activations for r in adds)
+    # a residual sum per bottleneck, in place (no memory of its own) but costed: 16 blocks
+    adds = [r for r in plain.rows if r.kind == "add_"]
+    assert len(adds) == 16 and all(r.activations == 0 for r in adds)
+    assert cats["add"] == sum(math.prod(r.out_shape) for r in adds)
     assert cats["bias"] == 1000  # only the classifier has a bias
     assert Conventions(add=True).label() == "MACs: conv + linear + add"
 

@@ -31,14 +31,14 @@ def benchmark(
 ) -> list[Timing]:
     info = model_info(name)
     size = input_size or info.input_size
-    models = {f"{name} (cnnzoo)": prepare(create_model(name), path, train)}
+    runs = {f"{name} (cnnzoo)": (prepare(create_model(name), path, train), path)}
     if vs:
         if info.peer is None or info.peer.library != vs:
             have = f"its peer is {info.peer}" if info.peer else "it has no peer"
             raise CnnzooError(f"--vs {vs}: {name} has no {vs} counterpart ({have})")
         peer = build_peer(info.peer)
-        models[f"{info.peer} ({vs})"] = prepare(peer, path, train, fold=fold_peer)
+        runs[f"{info.peer} ({vs})"] = (prepare(peer, path, train, fold=fold_peer), path)
     x = torch.randn(batch, 3, size, size)
     macs = analyze(name, size).macs
-    times = time_models(models, x, path, train, warmup, repeats)
+    times = time_models(runs, x, train, warmup, repeats)
     return [Timing(label, path, batch, seconds, macs, train) for label, seconds in times.items()]

@@ -40,7 +40,8 @@ def compare(
                 model = prepare(create_model(row.name), path)
                 for size, attr in ((1, "latency_ms"), (batch, "throughput")):
                     x = torch.randn(size, 3, row.input_size, row.input_size)
-                    seconds = sorted(time_models({row.name: model}, x, path, repeats=repeats, warmup=1, show_progress=False)[row.name])
+                    runs = {row.name: (model, path)}
+                    seconds = sorted(time_models(runs, x, repeats=repeats, warmup=1, show_progress=False)[row.name])
                     median = seconds[len(seconds) // 2]
                     setattr(row, attr, 1000 * median if size == 1 else size / median)
                 bar.update(note=row.name)

@@ -268,9 +268,12 @@ class _Tracer(_FastMeta):
                              info.weights, info.biases, costs, new))  # fmt: skip
 
     # operators ---------------------------------------------------------------------------------------
-    def _op(self, func) -> tuple[str, bool]:
+    def _op(self, func) -> tuple[str, bool, bool]:
+        """(name, returns a view of an input, writes into an input)."""
         if func not in self._ops:
-            self._ops[func] = (func.overloadpacket.__name__, any(r.alias_info is not None for r in func._schema.returns))
+            aliases = [r.alias_info for r in func._schema.returns if r.alias_info is not None]
+            in_place = any(a.is_write for a in aliases)
+            self._ops[func] = (func.overloadpacket.__name__, bool(aliases) and not in_place, in_place)
         return self._ops[func]
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -278,24 +281,25 @@ class _Tracer(_FastMeta):
         outputs = [t for t in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(t, Tensor)]
         if not outputs:
             return out
-        op, is_alias = self._op(func)
+        op, is_view, in_place = self._op(func)
         owner = self.stack[-1] if self.stack else None
         for t in outputs:
-            if not is_alias:
+            if not (is_view or in_place):
                 t._cnnzoo_owner = owner  # who made this tensor: in-place and view outputs keep their maker
                 self.track(t)
             elif t is not args[0]:
                 t._cnnzoo_base = args[0]  # a view keeps its base's memory alive
         if owner is not None and owner in self.leaf_ops:  # inside a leaf module without a rule
             if self.leaf_ops[owner] is not None:
-                costs = op_costs(op, is_alias, [a for a in args if isinstance(a, Tensor)], outputs[0], args)
+                costs = op_costs(op, is_view, [a for a in args if isinstance(a, Tensor)], outputs[0], args)
                 self.leaf_ops[owner] = None if costs is None else _merge(self.leaf_ops[owner], costs)
-        elif not is_alias and op != "empty":
+        elif not is_view and op != "empty":
             inputs = [a for a in args if isinstance(a, Tensor)]
-            costs = op_costs(op, is_alias, inputs, outputs[0], args)
+            costs = op_costs(op, is_view, inputs, outputs[0], args)
             name = self.modules[owner].name if owner is not None else ""
             shape_in = _per_image(inputs[0]) if inputs else ()
-            self.rows.append(Row(name, op, op, shape_in, _per_image(outputs[0]), 0, 0, costs, outputs[0].numel() // self.batch))
+            new = 0 if in_place else outputs[0].numel() // self.batch
+            self.rows.append(Row(name, op, op, shape_in, _per_image(outputs[0]), 0, 0, costs, new))
         return out
 
 

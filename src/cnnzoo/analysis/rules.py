@@ -99,10 +99,10 @@ _ACT_OPS = {"relu", "relu_", "hardtanh", "hardtanh_", "sigmoid", "sigmoid_", "ha
             "hardsigmoid", "hardsigmoid_", "silu", "silu_", "gelu", "tanh", "leaky_relu", "leaky_relu_"}  # fmt: skip
 
 
-def op_costs(op: str, is_alias: bool, inputs: list[Tensor], out: Tensor, args: tuple) -> Costs | None:
+def op_costs(op: str, is_view: bool, inputs: list[Tensor], out: Tensor, args: tuple) -> Costs | None:
     """Costs of one image through an operator called outside any known leaf module (a functional
     add, SE's mean and product, a concat), or None when no rule knows it."""
-    if is_alias or op in _FREE_OPS:
+    if is_view or op in _FREE_OPS:
         return {}
     n = _per_image(out)
     if op in ("add", "add_", "sub", "sub_"):

@@ -137,33 +137,36 @@ class Timing:
 
 
 def time_models(
-    models: dict[str, nn.Module],
+    runs: dict[str, tuple[nn.Module, ExecPath]],
     x: torch.Tensor,
-    path: ExecPath,
     train: bool = False,
     warmup: int = 2,
     repeats: int = 10,
     show_progress: bool = True,
 ) -> dict[str, list[float]]:
-    """Seconds per batch for each prepared model, the models interleaved run by run so that they see
-    the same machine state (the other core busy or not, the clock boosted or not)."""
-    x = x.to(path.device)
-    if path.channels_last:
-        x = x.to(memory_format=torch.channels_last)
-    optimizers = {k: torch.optim.SGD(m.parameters(), lr=1e-6, momentum=0.9) if train else None for k, m in models.items()}
+    """Seconds per batch for each prepared model on its path, the models interleaved run by run so
+    that they all see the same machine state (the other core busy or not, the clock boosted or not)."""
+    inputs = {}
+    for label, (_, path) in runs.items():
+        xi = x.to(path.device)
+        inputs[label] = xi.to(memory_format=torch.channels_last) if path.channels_last else xi
+    optimizers = {
+        label: torch.optim.SGD(model.parameters(), lr=1e-6, momentum=0.9) if train else None
+        for label, (model, _) in runs.items()
+    }
     for _ in range(warmup):
-        for k, m in models.items():
-            _step(m, x, path, train, optimizers[k])
-    times: dict[str, list[float]] = {k: [] for k in models}
-    with Progress(repeats * len(models), "timing", "runs", enabled=None if show_progress else False) as bar:
+        for label, (model, path) in runs.items():
+            _step(model, inputs[label], path, train, optimizers[label])
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    with Progress(repeats * len(runs), "timing", "runs", enabled=None if show_progress else False) as bar:
         for _ in range(repeats):
-            for k, m in models.items():
+            for label, (model, path) in runs.items():
                 _sync(path.device)
                 start = time.perf_counter()
-                _step(m, x, path, train, optimizers[k])
+                _step(model, inputs[label], path, train, optimizers[label])
                 _sync(path.device)
-                times[k].append(time.perf_counter() - start)
-                bar.update(note=k)
+                times[label].append(time.perf_counter() - start)
+                bar.update(note=label)
     return times
 
 

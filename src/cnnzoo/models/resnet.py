@@ -83,7 +83,8 @@ class _ResidualBlock(nn.Module):
         if self.se is not None:
             out = self.se(self.act(out) if self.act_before_se else out)
         if self.residual:
-            out = out + (x if self.shortcut is None else self.shortcut(x))
+            # In place: `out` is this block's own fresh tensor, and no backward formula needs it.
+            out += x if self.shortcut is None else self.shortcut(x)
         return self.act(out)
 
 
