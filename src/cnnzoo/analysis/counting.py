@@ -38,7 +38,10 @@ def _no_reset_parameters():
 def meta_model(name: str, **options) -> nn.Module:
     """A registered model built on the meta device, in eval mode (no auxiliary heads run)."""
     with torch.device("meta"), _no_reset_parameters(), no_gc():
-        return create_model(name, **options).eval()
+        model = create_model(name, **options)
+        for m in model.modules():  # what .eval() does, minus nn.Module.__setattr__'s cost on every module
+            m.__dict__["training"] = False
+        return model
 
 
 @contextlib.contextmanager

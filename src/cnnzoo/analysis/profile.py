@@ -21,7 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..models.base import ImageClassifier
 from ..registry import model_info
-from .counting import meta_model
+from .counting import meta_model, no_gc
 from .meta_ops import LEAF_SHAPES, fast_meta
 from .rules import CATEGORIES, DEFAULT, Conventions, module_costs, op_costs
 
@@ -368,6 +368,11 @@ def analyze(
     """Per-layer shapes, parameters, MACs and memory of `model` (a registered name, built on the meta
     device with `options`, or any nn.Module), for `batch_size` images of `input_size` (default: the
     model's native size). No weights are allocated and no arithmetic is done."""
+    with no_gc():  # one deferred collection instead of many during the build and the trace
+        return _analyze(model, input_size, batch_size, conventions, **options)
+
+
+def _analyze(model, input_size, batch_size, conventions, **options) -> Analysis:
     if isinstance(model, str):
         input_size = input_size or model_info(model).input_size
         name, model = model, meta_model(model, **options)
