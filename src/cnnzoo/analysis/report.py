@@ -147,6 +147,7 @@ def footer(a: Analysis) -> str:
         f"+ parameters, gradients and momentum (3 x {human_bytes(a.param_bytes)}) = "
         f"{human_bytes(a.training_bytes(optimizer_states=1))}",
         f"uncounted (no rule, cost unknown): {', '.join(a.uncounted)}" if a.uncounted else "",
+        "units: K, M, G = 10^3, 10^6, 10^9 (bytes: kB, MB, GB); --format json or csv for exact numbers",
     ]
     return "\n".join(line for line in lines if line)
 
