@@ -1,6 +1,8 @@
 """`cnnzoo ...`: a thin command line over the library. Bad input: one line on stderr, exit 2."""
 import argparse
+import ast
 import sys
+from pathlib import Path
 
 from .analysis import Conventions, analyze
 from .analysis.bench import benchmark
@@ -9,8 +11,13 @@ from .analysis.costs import model_costs
 from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
 from .analysis.timing import default_path, explicit_path
+from .data import DataOptions, load_data
 from .errors import CnnzooError
+from .evaluate import evaluate, plot_confusion
+from .predict import predict_image
 from .registry import list_models, model_info
+from .train import RECIPES, RunConfig, default_recipe_for, get_recipe, load_trained, train
+from .train.weights import normalize_tensor
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -132,6 +139,81 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"ratio cnnzoo / {args.vs}: {timings[0].median / timings[1].median:.2f}x images/s")
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    info = model_info(args.model)
+    recipe_name = args.recipe or default_recipe_for(args.model, info.input_size)
+    recipe = get_recipe(recipe_name).parse_overrides(args.overrides)
+    options = _model_options(args.model_option, info)
+    data_name = Path(args.data).name or args.data
+    out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{data_name}-{recipe_name}"
+    config = RunConfig(args.model, args.data, recipe, out, options, resume=args.resume, strict=args.strict,
+                       precision="fp32" if args.fp32 else None, limit=args.limit)  # fmt: skip
+    train(config)
+
+
+def _model_options(items: list[str], info) -> dict:
+    options = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise CnnzooError(f"--model-option {item!r} is not key=value (e.g. se=true)")
+        try:
+            value = ast.literal_eval({"true": "True", "false": "False", "none": "None"}.get(text.lower(), text))
+        except (ValueError, SyntaxError):
+            value = text
+        options[key] = value
+    unknown = set(options) - set(info.options())
+    if unknown:
+        raise CnnzooError(f"{info.name} has no option {', '.join(sorted(unknown))}; see `cnnzoo info {info.name}`")
+    return options
+
+
+def _data_for(meta: dict, data: str, crops: int, strict: bool):
+    r = meta["recipe"]
+    opts = DataOptions(batch_size=r["batch_size"], eval_batch_size=100, augment="none", input_size=meta["input_size"],
+                       seed=r["seed"], val_size=r["val_size"], normalize=r["normalize"], strict=strict,
+                       workers=r["workers"], crops=crops)  # fmt: skip
+    return load_data(data, opts)
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    loaded = [load_trained(c) for c in args.checkpoint]
+    models, metas = [m for m, _ in loaded], [meta for _, meta in loaded]
+    if any(m["classes"] != metas[0]["classes"] for m in metas):
+        raise CnnzooError("the checkpoints were trained on different classes: they cannot be ensembled")
+    if args.weights and len(args.weights) != len(models):
+        raise CnnzooError(f"--weights needs one weight per checkpoint ({len(models)}), got {len(args.weights)}")
+    data = _data_for(metas[0], args.data or metas[0]["data"], args.crops, args.strict)
+    path = default_path()
+    members, ensemble = evaluate(models, data.val.batches(), data.num_classes, path, args.weights)
+    print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}")
+    for ckpt, meta, m in zip(args.checkpoint, metas, members):
+        print(f"{meta['model']} ({ckpt}): {m.line()}")
+    if ensemble is not None:
+        how = "weighted " if args.weights else ""
+        print(f"ensemble of {len(models)} ({how}softmax average): {ensemble.line()}")
+    result = ensemble or members[0]
+    if len(data.class_names) <= 20:
+        worst = sorted(zip(result.per_class_accuracy, data.class_names))
+        print("per-class accuracy: " + ", ".join(f"{name} {acc:.1f}%" for acc, name in worst))
+    figure = Path(args.confusion) if args.confusion else Path(args.checkpoint[0]).with_name("confusion.png")
+    plot_confusion(result.confusion, data.class_names, figure, f"{', '.join(m['model'] for m in metas)}: top-1 error {result.top1_error:.2f}%")
+    print(f"confusion matrix: {figure}")
+    if data.stats.total:
+        print(data.stats.summary())
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    model, meta = load_trained(args.checkpoint)
+    mean, std = normalize_tensor(meta)
+    size = meta["input_size"]
+    for image in args.images:
+        probs = predict_image(model, image, size, mean, std)
+        top = probs.topk(min(args.top, len(probs)))
+        names = meta["class_names"]
+        print(f"{image}: " + ", ".join(f"{names[i]} {100 * p:.1f}%" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+
+
 def _short(value, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"({len(value)} rows)" if isinstance(value, (tuple, list)) else text[:limit] + "..."
@@ -174,6 +256,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=10)
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("train", help="train a model on a dataset with a paper's recipe (or a short modern one)")
+    p.add_argument("model")
+    p.add_argument("--data", required=True, help="a dataset folder, a cifar-10-batches-py folder, 'digits' or 'synthetic'")
+    p.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the model's paper's)")
+    p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="recipe fields to change, e.g. lr=0.05 epochs=30")
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATA-RECIPE)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="a model option, e.g. se=true")
+    p.add_argument("--fp32", action="store_true", help="plain fp32, whatever the fastest path here")
+    p.add_argument("--strict", action="store_true", help="an undecodable image is an error instead of skipped")
+    p.add_argument("--limit", type=int, help="train on this many images only (a stratified subset)")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="top-1/top-5 error of a checkpoint, or of an ensemble of several")
+    p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint.pt or model.safetensors of `cnnzoo train`")
+    p.add_argument("--data", help="dataset (default: the one the first checkpoint was trained on)")
+    p.add_argument("--crops", type=int, choices=(1, 10), default=1)
+    p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
+    p.add_argument("--confusion", help="confusion matrix PNG (default: beside the first checkpoint)")
+    p.add_argument("--strict", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("predict", help="the top classes of images, with probabilities")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--top", type=int, default=5)
+    p.set_defaults(func=cmd_predict)
     p = sub.add_parser("info", help="a model's paper, reference numbers, deviations and options")
     p.add_argument("model")
     p.set_defaults(func=cmd_info)

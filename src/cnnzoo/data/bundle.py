@@ -1,0 +1,171 @@
+"""`load_data(spec, options)`: a data spec (a path, `digits`, `synthetic`) to train and val loaders.
+
+  digits              scikit-learn's bundled digits, upscaled to 32x32 (no download)
+  synthetic           random images, for benchmarks and plumbing
+  <cifar-10-batches-py folder, or a folder holding one>   CIFAR-10's python batches
+  <folder>            the ImageNet layouts of folder.py; CIFAR-10 as JPEG folders included
+
+Small images (64x64 or less, all one size) are decoded once into memory (and cached on disk under
+$CNNZOO_CACHE, default ~/.cache/cnnzoo); larger ones stream through DataLoader workers. Without a
+val split (the shared CIFAR-10 has only train), validation is a seeded stratified split of train:
+5,000 images for CIFAR-10 as in the ResNet paper, 10% otherwise.
+"""
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..fileio import atomic_path
+from ..progress import Progress
+from .cifar import is_cifar_batches, load_cifar_batches
+from .decoding import BadImageError, DecodeStats, decode, skip_or_raise
+from .embedded import load_digits, synthetic
+from .folder import DataError, ImageList, imagenet_split
+from .loaders import MemoryLoader, StreamLoader
+from .split import stratified_split
+from .transforms import IMAGENET_MEAN, IMAGENET_STD, stream_eval_transform, stream_train_transform
+
+SMALL = 64  # images up to this size are held in memory
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    batch_size: int = 128
+    eval_batch_size: int = 256
+    augment: str = "cifar"
+    input_size: int | None = None  # the model's; None: the data's own size
+    seed: int = 0
+    val_size: int | float | None = None  # held out of train when there is no val split
+    normalize: str = "channel"  # "channel": per-channel mean/std of train; "pixel": per-pixel mean; "imagenet"
+    strict: bool = False  # an undecodable image is an error instead of skipped-and-counted
+    workers: int = 2
+    crops: int = 1  # evaluation crops: 1 or 10
+    limit: int | None = None  # keep only this many training images (a stratified subset), for quick runs
+
+
+@dataclass
+class DataBundle:
+    train: MemoryLoader | StreamLoader
+    val: MemoryLoader | StreamLoader
+    classes: list[str]
+    class_names: list[str]
+    stats: DecodeStats
+    description: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CNNZOO_CACHE", Path.home() / ".cache" / "cnnzoo"))
+
+
+def decode_all(items: ImageList, strict: bool, stats: DecodeStats) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every image of a list as one uint8 tensor, if they are all small and one size (else None)."""
+    first = None
+    for path in items.paths[:50]:  # the first image that decodes tells the size
+        try:
+            first = decode(path)
+            break
+        except BadImageError:
+            continue
+    if first is None or max(first.size) > SMALL:
+        return None
+    key = hashlib.sha1("\n".join([str(len(items)), items.paths[0], items.paths[-1], str(Path(items.paths[0]).stat().st_mtime)]).encode())
+    cached = cache_dir() / "decoded" / f"{key.hexdigest()}.pt"
+    if cached.is_file():
+        data = torch.load(cached, weights_only=True)  # tensors only: nothing in the file can run
+        return data["images"], data["labels"]
+    images, labels = [], []
+    with Progress(len(items), "decoding", "images") as bar:
+        for path, label in zip(items.paths, items.labels):
+            try:
+                img = decode(path)
+            except BadImageError as e:
+                skip_or_raise(path, str(e), strict, stats)
+                img = None
+            if img is not None and img.size != first.size:
+                skip_or_raise(path, f"size {img.size} differs from {first.size}", strict, stats)
+                img = None
+            if img is not None:
+                images.append(torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(img.height, img.width, 3))
+                labels.append(label)
+            bar.update()
+    result = torch.stack(images).permute(0, 3, 1, 2).contiguous(), torch.tensor(labels)
+    if not stats.total:  # cache only complete decodes: a skipped file might be fixed later
+        with atomic_path(cached) as tmp:
+            torch.save({"images": result[0], "labels": result[1]}, tmp)
+    return result
+
+
+def _subset(images, labels, keep: int, seed: int):
+    _, idx = stratified_split(labels, keep, seed)
+    return images[idx], labels[idx]
+
+
+def load_data(spec: str, opts: DataOptions = DataOptions()) -> DataBundle:
+    stats = DecodeStats()
+    if spec in ("digits", "synthetic"):
+        images, labels, names = load_digits() if spec == "digits" else synthetic()
+        classes, val = names, None
+        where = "scikit-learn's digits (1,797 8x8 scans, upscaled)" if spec == "digits" else "synthetic images"
+        return _memory_bundle(images, labels, val, classes, names, stats, opts, where)
+    root = Path(spec).expanduser()
+    if not root.exists():
+        raise DataError(f"no data at {root}: give a dataset folder, 'digits' or 'synthetic'")
+    batches = root if is_cifar_batches(root) else root / "cifar-10-batches-py"
+    if is_cifar_batches(batches):
+        images, labels, names = load_cifar_batches(batches, "train")
+        return _memory_bundle(images, labels, None, names, names, stats, opts, f"CIFAR-10 python batches at {batches}")
+    train = imagenet_split(root, "train")
+    has_val = (root / "val").is_dir() or (root / "ILSVRC" / "Data" / "CLS-LOC" / "val").is_dir()
+    val = imagenet_split(root, "val") if has_val else None
+    decoded = decode_all(train, opts.strict, stats)
+    if decoded is not None:
+        val_decoded = decode_all(val, opts.strict, stats) if val is not None else None
+        return _memory_bundle(*decoded, val_decoded, train.classes, train.class_names, stats, opts, f"image folders at {root}")
+    return _stream_bundle(train, val, stats, opts, f"image folders at {root}")
+
+
+def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions, where: str) -> DataBundle:
+    if val is None:
+        val_size = opts.val_size or (5000 if len(labels) == 50_000 else 0.1)
+        if val_size >= len(labels) or val_size <= 0:
+            raise DataError(f"val_size {val_size} leaves no images to train on ({where} has {len(labels):,}); use a fraction such as 0.1")
+        train_idx, val_idx = stratified_split(labels, val_size, opts.seed)
+        val = images[val_idx], labels[val_idx]
+        images, labels = images[train_idx], labels[train_idx]
+        how = f"seeded stratified split of train (seed {opts.seed})"
+    else:
+        how = "the val split"
+    if opts.limit and opts.limit < len(labels):
+        images, labels = _subset(images, labels, opts.limit, opts.seed)
+    pixels = images.float() / 255
+    if opts.normalize == "imagenet":
+        mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    elif opts.normalize == "pixel":  # the ResNet paper's CIFAR preprocessing: the per-pixel mean subtracted
+        mean = pixels.mean(0)
+        std = torch.full_like(mean, pixels.std().item())
+    else:
+        mean, std = pixels.mean((0, 2, 3)), pixels.std((0, 2, 3))
+    common = dict(mean=mean, std=std, size=opts.input_size, seed=opts.seed)
+    train = MemoryLoader(images, labels, opts.batch_size, opts.augment, shuffle=True, drop_last=True, **common)
+    val_loader = MemoryLoader(*val, opts.eval_batch_size, "none", shuffle=False, drop_last=False, crops=opts.crops, **common)
+    description = f"{where}: {len(labels):,} train / {len(val[1]):,} val ({how}), in memory, {len(classes)} classes"
+    return DataBundle(train, val_loader, list(classes), list(names), stats, description)
+
+
+def _stream_bundle(train: ImageList, val: ImageList | None, stats, opts: DataOptions, where: str) -> DataBundle:
+    if val is None:
+        train_idx, val_idx = stratified_split(torch.tensor(train.labels), opts.val_size or 0.1, opts.seed)
+        pick = lambda idx: ImageList([train.paths[i] for i in idx], [train.labels[i] for i in idx], train.classes, train.class_names)  # noqa: E731
+        train, val = pick(train_idx.tolist()), pick(val_idx.tolist())
+    size = opts.input_size or 224
+    common = dict(seed=opts.seed, workers=opts.workers, strict=opts.strict, stats=stats)
+    train_loader = StreamLoader(train, stream_train_transform(opts.augment, size), opts.batch_size, True, True, **common)
+    val_loader = StreamLoader(val, stream_eval_transform(size, crops=opts.crops), opts.eval_batch_size, False, False, **common)
+    description = f"{where}: {len(train):,} train / {len(val):,} val, streamed by {opts.workers} workers, {len(train.classes)} classes"
+    return DataBundle(train_loader, val_loader, train.classes, train.class_names, stats, description)

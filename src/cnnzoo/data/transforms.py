@@ -1,0 +1,138 @@
+"""Each paper's augmentation as a named recipe, and the evaluation crops.
+
+Streaming (PIL images, per sample):
+  alexnet    random 224 crops of images resized to 256, flips, PCA colour noise (AlexNet Sec. 4.1)
+  vgg        scale jittering: shorter side S in [256, 512], random 224 crops, flips, colour noise (VGG Sec. 3.1)
+  googlenet  random crops of 8-100% of the area, aspect 3/4-4/3, resized to 224, flips (GoogLeNet Sec. 6)
+  resnet     shorter side in [256, 480], random 224 crops, flips, colour noise (ResNet Sec. 3.4)
+  mobilenet  lighter: random crops of 25-100% of the area, flips (MobileNet Sec. 4: less augmentation
+             for small models)
+In memory (uint8 batches, whole batches at once):
+  cifar      4-pixel zero pad, random 32x32 crop, flip (ResNet Sec. 4.2)
+  flip       flips only;  none: nothing
+Evaluation: resize to size / 0.875 and centre-crop (1 crop), or the centre and four corners and
+their mirrors (10 crops, AlexNet Sec. 4.1).
+"""
+import random
+
+import torch
+import torch.nn.functional as F
+from torchvision import transforms as T
+
+from ..errors import CnnzooError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# AlexNet's "PCA on the set of RGB pixel values": eigenvalues and eigenvectors of ImageNet's RGB
+# covariance, as published with fb.resnet.torch (the values everyone has used since).
+EIGVAL = torch.tensor([0.2175, 0.0188, 0.0045])
+EIGVEC = torch.tensor([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
+
+
+class Lighting:
+    """Add multiples of the RGB principal components, with N(0, alphastd) magnitudes (AlexNet Sec. 4.1)."""
+
+    def __init__(self, alphastd: float = 0.1):
+        self.alphastd = alphastd
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        alpha = torch.randn(3) * self.alphastd
+        rgb = EIGVEC @ (alpha * EIGVAL)
+        return img + rgb.view(3, 1, 1)
+
+
+class RandomShorterSide:
+    """Resize so the shorter side is a random S in [low, high]: VGG's scale jittering, ResNet's 256-480."""
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+
+    def __call__(self, img):
+        return T.functional.resize(img, random.randint(self.low, self.high))
+
+
+def _finish(size: int, lighting: bool) -> list:
+    steps = [T.ToTensor()]
+    steps += [Lighting()] if lighting else []
+    return steps + [T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+
+
+STREAM_RECIPES = {
+    "alexnet": lambda s: T.Compose([T.Resize(256), T.RandomCrop(s), T.RandomHorizontalFlip(), *_finish(s, True)]),
+    "vgg": lambda s: T.Compose([RandomShorterSide(256, 512), T.RandomCrop(s), T.RandomHorizontalFlip(), *_finish(s, True)]),
+    "googlenet": lambda s: T.Compose([T.RandomResizedCrop(s, (0.08, 1.0), (3 / 4, 4 / 3)), T.RandomHorizontalFlip(), *_finish(s, False)]),
+    "resnet": lambda s: T.Compose([RandomShorterSide(256, 480), T.RandomCrop(s), T.RandomHorizontalFlip(), *_finish(s, True)]),
+    "mobilenet": lambda s: T.Compose([T.RandomResizedCrop(s, (0.25, 1.0)), T.RandomHorizontalFlip(), *_finish(s, False)]),
+}
+BATCH_RECIPES = ("cifar", "flip", "none")
+AUGMENTATIONS = tuple(STREAM_RECIPES) + BATCH_RECIPES
+
+
+def stream_train_transform(name: str, size: int):
+    if name in STREAM_RECIPES:
+        return STREAM_RECIPES[name](size)
+    if name in BATCH_RECIPES:  # on a streamed dataset: the same idea per sample, after a resize to the size
+        steps = [T.Resize(size), T.CenterCrop(size)]
+        steps += [T.RandomCrop(size, padding=max(size // 8, 1))] if name == "cifar" else []
+        steps += [T.RandomHorizontalFlip()] if name != "none" else []
+        return T.Compose([*steps, *_finish(size, False)])
+    raise CnnzooError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTATIONS)}")
+
+
+def stream_eval_transform(size: int, crop_ratio: float = 0.875, crops: int = 1):
+    resize = T.Resize(int(round(size / crop_ratio)))
+    if crops == 1:
+        return T.Compose([resize, T.CenterCrop(size), *_finish(size, False)])
+    to_tensor = T.Compose(_finish(size, False))
+    return T.Compose([resize, T.TenCrop(size), T.Lambda(lambda crops: torch.stack([to_tensor(c) for c in crops]))])
+
+
+# -- whole batches of uint8 images in memory ------------------------------------------------------
+
+
+def augment_batch(x: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
+    """uint8 N x C x H x W -> the same, augmented per image with `generator`'s randomness."""
+    if name == "none":
+        return x
+    if name not in BATCH_RECIPES:
+        raise CnnzooError(f"augmentation {name!r} works on streamed images; in-memory data takes {', '.join(BATCH_RECIPES)}")
+    n, _, h, w = x.shape
+    if name == "cifar":
+        pad = 4
+        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+        x = _crop(F.pad(x, (pad, pad, pad, pad)), dy, dx, h, w)
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
+
+
+def _crop(padded: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Per-image crops of a padded batch at offsets (dy, dx), gathered in one indexing operation."""
+    n = padded.shape[0]
+    rows = (dy.view(n, 1) + torch.arange(h)).view(n, 1, h, 1)
+    cols = (dx.view(n, 1) + torch.arange(w)).view(n, 1, 1, w)
+    batch = torch.arange(n).view(n, 1, 1, 1)
+    channels = torch.arange(padded.shape[1]).view(1, -1, 1, 1)
+    return padded[batch, channels, rows, cols]
+
+
+def tensor_crops(x: torch.Tensor, size: int, crops: int, crop_ratio: float = 0.875) -> torch.Tensor:
+    """Evaluation crops of a float batch: N x C x size x size (1 crop), or N x 10 x C x size x size.
+
+    Images already at `size` are taken whole for one crop; otherwise the shorter side is resized to
+    size / crop_ratio first, as for streamed images.
+    """
+    h, w = x.shape[-2:]
+    if crops == 1 and (h, w) == (size, size):
+        return x
+    scale = round(size / crop_ratio) / min(h, w)
+    x = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear", align_corners=False, antialias=scale < 1)
+    h, w = x.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    centre = x[..., top : top + size, left : left + size]
+    if crops == 1:
+        return centre
+    corners = [x[..., :size, :size], x[..., :size, w - size :], x[..., h - size :, :size], x[..., h - size :, w - size :]]
+    five = [centre, *corners]
+    return torch.stack(five + [c.flip(-1) for c in five], 1)

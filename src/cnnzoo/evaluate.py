@@ -1,0 +1,104 @@
+"""Evaluation as the papers report it: top-1 and top-5 error, single or 10-crop, and ensembles
+(softmax averages, optionally weighted: AlexNet's 7-CNN and ResNeXt's ensembles)."""
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .analysis.timing import ExecPath
+from .fileio import atomic_path
+
+
+@dataclass
+class Metrics:
+    count: int
+    loss: float  # mean negative log-likelihood of the true class
+    top1_error: float  # %
+    top5_error: float  # %
+    per_class_accuracy: list[float]  # %, by class index
+    confusion: torch.Tensor  # true class x predicted class counts
+
+    def line(self) -> str:
+        return f"top-1 error {self.top1_error:.2f}%, top-5 error {self.top5_error:.2f}%, loss {self.loss:.4f} ({self.count:,} images)"
+
+
+class _Accumulator:
+    def __init__(self, num_classes: int):
+        self.n = 0
+        self.nll = 0.0
+        self.correct1 = self.correct5 = 0
+        self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
+
+    def add(self, probs: torch.Tensor, labels: torch.Tensor) -> None:
+        k = min(5, probs.shape[1])
+        top = probs.topk(k, dim=1).indices
+        hit = top == labels.view(-1, 1)
+        self.correct1 += hit[:, 0].sum().item()
+        self.correct5 += hit.any(1).sum().item()
+        self.nll += -torch.log(probs.gather(1, labels.view(-1, 1)).clamp_min(1e-12)).sum().item()
+        self.n += len(labels)
+        self.confusion.index_put_((labels, top[:, 0]), torch.ones_like(labels), accumulate=True)
+
+    def metrics(self) -> Metrics:
+        n = max(self.n, 1)
+        per_class = (self.confusion.diag().float() / self.confusion.sum(1).clamp_min(1).float() * 100).tolist()
+        return Metrics(self.n, self.nll / n, 100 * (1 - self.correct1 / n), 100 * (1 - self.correct5 / n), per_class, self.confusion)
+
+
+def probabilities(model: nn.Module, images: torch.Tensor, path: ExecPath) -> torch.Tensor:
+    """Softmax outputs; for N x crops x C x H x W input, averaged over the crops."""
+    crops = images.shape[1] if images.dim() == 5 else 1
+    x = images.flatten(0, 1) if crops > 1 else images
+    x = x.to(path.device, memory_format=torch.channels_last if path.channels_last else torch.contiguous_format)
+    with torch.autocast(path.device.split(":")[0], dtype=path.autocast_dtype, enabled=path.autocast_dtype is not None):
+        logits = model(x)
+    probs = F.softmax(logits.float(), dim=1).cpu()
+    return probs.view(-1, crops, probs.shape[1]).mean(1) if crops > 1 else probs
+
+
+@torch.no_grad()
+def evaluate(models: list[nn.Module], batches, num_classes: int, path: ExecPath, weights: list[float] | None = None):
+    """Metrics of each model and, for several, of their ensemble (weighted softmax average)."""
+    weights = weights or [1.0] * len(models)
+    for m in models:
+        m.eval()
+    members = [_Accumulator(num_classes) for _ in models]
+    ensemble = _Accumulator(num_classes) if len(models) > 1 else None
+    for batch in batches:
+        probs = [probabilities(m, batch.images, path) for m in models]
+        for acc, p in zip(members, probs):
+            acc.add(p, batch.labels)
+        if ensemble is not None:
+            ensemble.add(sum(w * p for w, p in zip(weights, probs)) / sum(weights), batch.labels)
+    return [a.metrics() for a in members], ensemble.metrics() if ensemble else None
+
+
+def plot_confusion(confusion: torch.Tensor, class_names: list[str], file, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = confusion.shape[0]
+    rates = confusion.float() / confusion.sum(1, keepdim=True).clamp_min(1)
+    size = min(4 + 0.35 * n, 30)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    if n <= 40:
+        ax.set_xticks(range(n), class_names, rotation=90, fontsize=8)
+        ax.set_yticks(range(n), class_names, fontsize=8)
+        if n <= 20:
+            for i in range(n):
+                for j in range(n):
+                    if confusion[i, j]:
+                        ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7,
+                                color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "confusion matrix (rows: true class, normalised)")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    with atomic_path(file) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

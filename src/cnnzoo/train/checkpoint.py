@@ -1,0 +1,48 @@
+"""Checkpoints: everything needed to continue a run at the exact step, written atomically, read
+without running code (torch.load(weights_only=True): tensors and plain containers only)."""
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import CnnzooError
+from ..fileio import atomic_path
+
+
+class CheckpointError(CnnzooError):
+    """A checkpoint that cannot be read, or does not fit the model."""
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_version": random.getstate()[0]}
+    state["numpy"] = torch.from_numpy(np.random.get_state()[1].astype(np.int64))
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+    keys = state["numpy"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, 624, 0, 0.0))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write `state` to `path` atomically: a crash leaves the previous checkpoint whole."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated files, foreign pickles that would run code, other formats
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {first}") from None

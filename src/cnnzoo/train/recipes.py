@@ -1,0 +1,162 @@
+"""Training recipes as data: each paper's, and a modern short one. Every field can be overridden
+(`cnnzoo train ... lr=0.05 epochs=30`), and the recipe is printed and saved with every run."""
+import dataclasses
+from dataclasses import dataclass, fields
+
+from ..errors import InvalidOptionError
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    # optimisation
+    optimizer: str = "sgd"  # sgd | rmsprop | adamw
+    lr: float = 0.1  # at the recipe's batch size
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    decay_norm_and_bias: bool = True  # False: no weight decay on BatchNorm parameters and biases
+    batch_size: int = 256
+    # schedule: a length in epochs, or in iterations when `iterations` is set
+    epochs: float = 90
+    iterations: int | None = None
+    schedule: str = "plateau"  # constant | step | multistep | plateau | cosine | onecycle
+    step_size: float = 30  # step: every this many epochs (or iterations)
+    milestones: tuple[float, ...] = ()  # multistep: at these epochs (or iterations)
+    gamma: float = 0.1  # step / multistep / plateau factor
+    patience: int = 5  # plateau: epochs without a better validation error before the lr drops
+    warmup: float = 0  # linear warm-up, in epochs (or iterations)
+    warmup_factor: float = 0.1  # lr multiplier at the start of the warm-up
+    # regularisation
+    label_smoothing: float = 0.0
+    aux_weight: float = 0.3  # weight of auxiliary classifiers' losses (GoogLeNet 0.3, Inception-v3 0.4)
+    clip_grad: float | None = None  # max global gradient norm
+    ema_decay: float | None = None  # exponential moving average of the weights, evaluated instead of them
+    # data
+    augment: str = "resnet"  # a name of data/transforms.py
+    normalize: str = "imagenet"  # channel | pixel | imagenet
+    input_size: int | None = None  # None: the model's native size (in-memory data keeps its own when smaller nets allow)
+    eval_crops: int = 1
+    val_size: float | None = None  # held out of train when the data has no val split
+    seed: int = 0
+    workers: int = 2
+    # execution
+    precision: str = "auto"  # auto (the fastest safe path here) | fp32 | bf16 | fp16
+    channels_last: bool | None = None  # None: as the path decides
+    compile: bool = False
+    checkpoint_every: int = 500  # steps between checkpoints (and one at every epoch end)
+
+    def override(self, **values) -> "Recipe":
+        return dataclasses.replace(self, **values)
+
+    def parse_overrides(self, items: list[str]) -> "Recipe":
+        """`key=value` strings, typed by the field they name."""
+        types = {f.name: f.type for f in fields(self)}
+        values = {}
+        for item in items:
+            key, sep, text = item.partition("=")
+            if not sep or not key:
+                raise InvalidOptionError(f"recipe override {item!r} is not key=value (e.g. lr=0.05)")
+            if key not in types or key == "name":
+                raise InvalidOptionError(f"unknown recipe field {key!r}; fields: {', '.join(n for n in types if n != 'name')}")
+            values[key] = _parse(key, text, types[key])
+        return self.override(**values).validated()
+
+    def validated(self) -> "Recipe":
+        checks = [
+            (self.optimizer in ("sgd", "rmsprop", "adamw"), "optimizer must be sgd, rmsprop or adamw"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.lr > 0, "lr must be > 0"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.epochs > 0 and (self.iterations is None or self.iterations > 0), "epochs and iterations must be > 0"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.eval_crops in (1, 10), "eval_crops must be 1 or 10"),
+            (self.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16"),
+            (self.normalize in ("channel", "pixel", "imagenet"), "normalize must be channel, pixel or imagenet"),
+            (self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1)"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InvalidOptionError(f"recipe {self.name}: {message}")
+        return self
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+SCHEDULES = ("constant", "step", "multistep", "plateau", "cosine", "onecycle")
+
+
+def _parse(key: str, text: str, kind) -> object:
+    kind = getattr(kind, "__name__", None) if isinstance(kind, type) else str(kind)
+    try:
+        if text.lower() in ("none", "null") and "None" in kind:
+            return None
+        if "tuple" in kind:
+            return tuple(float(v) for v in text.split(",") if v.strip())
+        if "bool" in kind:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if "int" in kind and "float" not in kind:
+            return int(text)
+        if "float" in kind:
+            return float(text)
+        return text
+    except ValueError:
+        raise InvalidOptionError(f"recipe field {key} takes {kind}, not {text!r}") from None
+
+
+RECIPES: dict[str, Recipe] = {
+    # AlexNet Sec. 5: SGD, batch 128, momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 when the
+    # validation error stopped improving (three times in ~90 epochs).
+    "alexnet": Recipe("alexnet", lr=0.01, weight_decay=5e-4, batch_size=128, epochs=90, schedule="plateau", augment="alexnet"),
+    # VGG Sec. 3.1: batch 256, momentum 0.9, weight decay 5e-4, lr 0.01 /10 on plateau, 74 epochs, scale jittering.
+    "vgg": Recipe("vgg", lr=0.01, weight_decay=5e-4, batch_size=256, epochs=74, schedule="plateau", augment="vgg"),
+    # GoogLeNet Sec. 6: momentum 0.9, lr decreased by 4% every 8 epochs; aux losses weighted 0.3.
+    # The initial lr and the length are not in the paper: the BVLC release's 0.01, and 90 epochs.
+    "googlenet": Recipe("googlenet", lr=0.01, weight_decay=2e-4, batch_size=128, epochs=90, schedule="step",
+                        step_size=8, gamma=0.96, aux_weight=0.3, augment="googlenet"),  # fmt: skip
+    # Inception-v3 Sec. 8: RMSProp (decay 0.9, eps 1.0), lr 0.045 x 0.94 every 2 epochs, gradient clipping
+    # at 2.0, label smoothing 0.1 (Sec. 7), aux loss weight 0.4.
+    "inception_v3": Recipe("inception_v3", optimizer="rmsprop", lr=0.045, momentum=0.9, weight_decay=4e-5, batch_size=32,
+                           epochs=100, schedule="step", step_size=2, gamma=0.94, clip_grad=2.0, label_smoothing=0.1,
+                           aux_weight=0.4, augment="googlenet"),  # fmt: skip
+    # ResNet Sec. 3.4: SGD momentum 0.9, lr 0.1 /10 when the error plateaus, weight decay 1e-4 (the
+    # lecture's slide says 1e-5; the paper says 0.0001), batch 256, up to 60e4 iterations (~120 epochs).
+    "resnet": Recipe("resnet", lr=0.1, weight_decay=1e-4, batch_size=256, epochs=120, schedule="plateau", augment="resnet"),
+    # ResNet Sec. 4.2 (CIFAR-10): lr 0.1, /10 at 32k and 48k iterations, stop at 64k, batch 128, weight decay
+    # 1e-4, 45k/5k split, pad-crop-flip, per-pixel mean subtracted. (ResNet-110 warms up at lr 0.01 for
+    # 400 iterations: warmup=400 warmup_factor=0.1.)
+    "resnet_cifar": Recipe("resnet_cifar", lr=0.1, weight_decay=1e-4, batch_size=128, iterations=64_000, schedule="multistep",
+                           milestones=(32_000, 48_000), augment="cifar", normalize="pixel", val_size=5000),  # fmt: skip
+    # MobileNet Sec. 4: "RMSprop with asynchronous gradient descent similar to Inception V3", less
+    # regularisation: little weight decay, lighter augmentation.
+    "mobilenet": Recipe("mobilenet", optimizer="rmsprop", lr=0.045, momentum=0.9, weight_decay=4e-5, batch_size=96, epochs=100,
+                        schedule="step", step_size=2, gamma=0.94, augment="mobilenet"),  # fmt: skip
+    # A modern short schedule for small budgets: Nesterov SGD, linear warm-up then one cycle down,
+    # label smoothing, no weight decay on norms and biases.
+    "short": Recipe("short", lr=0.2, nesterov=True, weight_decay=5e-4, decay_norm_and_bias=False, batch_size=128, epochs=10,
+                    schedule="onecycle", warmup=1, label_smoothing=0.1, augment="cifar", normalize="channel"),  # fmt: skip
+}
+
+
+def default_recipe_for(model_name: str, input_size: int) -> str:
+    if input_size <= 32:
+        return "resnet_cifar"
+    for prefix, recipe in (("alexnet", "alexnet"), ("zfnet", "alexnet"), ("vgg", "vgg"), ("googlenet", "googlenet"),
+                           ("bn_inception", "googlenet"), ("se_bn_inception", "googlenet"), ("inception_v3", "inception_v3"),
+                           ("se_inception_v3", "inception_v3"), ("mobilenet", "mobilenet")):  # fmt: skip
+        if model_name.startswith(prefix):
+            return recipe
+    return "resnet"
+
+
+def get_recipe(name: str) -> Recipe:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise InvalidOptionError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}") from None

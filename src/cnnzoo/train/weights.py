@@ -1,0 +1,55 @@
+"""Final weights as safetensors, with what is needed to rebuild and use the model in its metadata;
+and loading any cnnzoo artifact (a checkpoint or weights file) back into a model."""
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from ..fileio import atomic_path
+from ..registry import create_model
+from .checkpoint import CheckpointError, load_checkpoint
+
+
+def save_weights(path: str | Path, model: nn.Module, meta: dict) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"cnnzoo": json.dumps(meta)})
+
+
+def load_trained(path: str | Path) -> tuple[nn.Module, dict]:
+    """A model and its metadata (classes, input size, normalisation) from a cnnzoo checkpoint (.pt)
+    or final weights (.safetensors). Neither format runs code when read."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    if path.suffix == ".safetensors":
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = json.loads((f.metadata() or {}).get("cnnzoo", "null"))
+            state = load_file(str(path))
+        except Exception as e:
+            raise CheckpointError(f"cannot read {path}: {str(e).splitlines()[0][:160]}") from None
+        if meta is None:
+            raise CheckpointError(f"{path} has no cnnzoo metadata: it was not written by `cnnzoo train`")
+    else:
+        ckpt = load_checkpoint(path)
+        if "meta" not in ckpt or "model" not in ckpt:
+            raise CheckpointError(f"{path} is not a cnnzoo checkpoint (no model or metadata in it)")
+        meta, state = ckpt["meta"], ckpt["model"]
+    model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        first = (missing or unexpected)[0]
+        raise CheckpointError(f"{path} does not fit {meta['model']}: {'missing' if missing else 'unexpected'} tensor {first}")
+    return model.eval(), meta
+
+
+def normalize_tensor(meta: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+    norm = meta["normalization"]
+    if norm == "imagenet":
+        return torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    return torch.tensor(norm["mean"]), torch.tensor(norm["std"])

@@ -1,0 +1,163 @@
+"""Recipes, schedules, metrics, checkpoints, exact resume, and training that learns."""
+import math
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cnnzoo import InvalidOptionError
+from cnnzoo.analysis.timing import ExecPath
+from cnnzoo.data.loaders import Batch
+from cnnzoo.evaluate import evaluate
+from cnnzoo.models.base import AuxOutputs
+from cnnzoo.train import RECIPES, CheckpointError, RunConfig, StopRequested, TrainingDiverged, get_recipe, load_checkpoint, save_checkpoint, train
+from cnnzoo.train.loop import _loss
+from cnnzoo.train.schedule import Plateau, lr_factor
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_named_recipes_are_valid(name):
+    assert get_recipe(name).validated().name == name
+
+
+def test_recipe_overrides_are_typed():
+    r = get_recipe("resnet_cifar").parse_overrides(["lr=0.05", "milestones=100,200", "nesterov=true", "clip_grad=none", "augment=flip"])
+    assert (r.lr, r.milestones, r.nesterov, r.clip_grad, r.augment) == (0.05, (100.0, 200.0), True, None, "flip")
+    with pytest.raises(InvalidOptionError, match="unknown recipe field 'lrate'"):
+        get_recipe("resnet").parse_overrides(["lrate=1"])
+    with pytest.raises(InvalidOptionError, match="batch_size takes int, not 'big'"):
+        get_recipe("resnet").parse_overrides(["batch_size=big"])
+    with pytest.raises(InvalidOptionError, match="batch_size must be >= 1"):
+        get_recipe("resnet").parse_overrides(["batch_size=0"])
+    with pytest.raises(InvalidOptionError, match="not key=value"):
+        get_recipe("resnet").parse_overrides(["lr"])
+
+
+def test_paper_schedules():
+    cifar = get_recipe("resnet_cifar")  # /10 at 32k and 48k iterations, stop at 64k
+    assert [lr_factor(cifar, s, 64_000, 351) for s in (0, 31_999, 32_000, 47_999, 48_000, 63_999)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
+    googlenet = get_recipe("googlenet")  # 4% less every 8 epochs
+    assert lr_factor(googlenet, 16 * 100, 9000, 100) == pytest.approx(0.96**2)
+    short = get_recipe("short").override(epochs=10)  # one epoch of warm-up from 0.1, then linear to 0
+    assert lr_factor(short, 0, 1000, 100) == pytest.approx(0.1)
+    assert lr_factor(short, 100, 1000, 100) == pytest.approx(1.0)
+    assert lr_factor(short, 550, 1000, 100) == pytest.approx(0.5)
+    cosine = get_recipe("short").override(schedule="cosine", warmup=0)
+    assert lr_factor(cosine, 500, 1000, 100) == pytest.approx(0.5) and lr_factor(cosine, 1000, 1000, 100) == pytest.approx(0)
+
+
+def test_plateau_divides_after_patience():
+    recipe = get_recipe("resnet").override(patience=2)
+    p = Plateau()
+    drops = [p.update(e, recipe) for e in (50, 40, 41, 40.5, 42, 39)]
+    assert drops == [False, False, False, False, True, False] and p.factor == pytest.approx(0.1)
+
+
+def test_aux_losses_are_weighted():
+    logits, aux = torch.randn(4, 3), torch.randn(4, 3)
+    labels = torch.tensor([0, 1, 2, 0])
+    recipe = get_recipe("googlenet")
+    main = torch.nn.functional.cross_entropy(logits, labels)
+    total, _ = _loss(AuxOutputs(logits, (aux, aux)), labels, recipe)
+    assert total.item() == pytest.approx((main + 2 * 0.3 * torch.nn.functional.cross_entropy(aux, labels)).item())
+
+
+class Fixed(torch.nn.Module):
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x):
+        return self.logits[x[:, 0, 0, 0].long()]
+
+
+def test_topk_metrics_and_ensembles():
+    # four images, three classes; model A is right on 0, 1; model B on 2, 3
+    a = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.5, 0.4, 0.1]]))
+    b = torch.log(torch.tensor([[0.3, 0.6, 0.1], [0.5, 0.4, 0.1], [0.1, 0.1, 0.8], [0.05, 0.15, 0.8]]))
+    labels = torch.tensor([0, 1, 2, 2])
+    x = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 2, 2)
+    (ma, mb), ens = evaluate([Fixed(a), Fixed(b)], [Batch(x, labels)], 3, ExecPath())
+    assert (ma.top1_error, mb.top1_error) == (50.0, 50.0)
+    assert ma.top5_error == 0.0  # k is capped at the number of classes
+    assert ens.top1_error == 0.0 and ens.confusion.diag().tolist() == [1, 1, 2]  # the average beats both members
+    assert ma.loss == pytest.approx(-(math.log(0.7) + math.log(0.8) + math.log(0.1) + math.log(0.1)) / 4)
+    (_, _), weighted = evaluate([Fixed(a), Fixed(b)], [Batch(x, labels)], 3, ExecPath(), weights=[1.0, 0.0])
+    assert weighted.top1_error == ma.top1_error
+
+
+def test_checkpoints_round_trip_and_never_run_code(tmp_path):
+    state = {"model": {"w": torch.randn(3)}, "position": {"step": 7}, "history": [{"epoch": 1}]}
+    save_checkpoint(tmp_path / "c.pt", state)
+    back = load_checkpoint(tmp_path / "c.pt")
+    assert torch.equal(back["model"]["w"], state["model"]["w"]) and back["position"]["step"] == 7
+    assert not list(tmp_path.glob(".*tmp"))
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, ("open('pwned', 'w').write('x')",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"model": Payload()}))
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists() and not __import__("pathlib").Path("pwned").exists()
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "c.pt").read_bytes()[:100])
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "cut.pt")
+
+
+def _run(out, recipe, **kwargs):
+    return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
+
+
+def test_resumed_run_ends_with_the_same_weights(tmp_path):
+    """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights."""
+    recipe = get_recipe("short").override(epochs=3, batch_size=64, checkpoint_every=3)
+    _run(tmp_path / "whole", recipe)
+    for stop in (5, 8, 13):
+        with pytest.raises(StopRequested):
+            _run(tmp_path / "parts", recipe, max_steps=stop, resume=stop != 5)
+    _run(tmp_path / "parts", recipe, resume=True)
+    whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+    assert (tmp_path / "parts" / "log.csv").read_text() .count("\n") == 4  # a header and three epochs
+
+
+def test_training_learns_and_writes_its_artifacts(tmp_path):
+    result = train(RunConfig("resnet20", "digits", get_recipe("short").override(epochs=3, batch_size=64), tmp_path / "run",
+                             show_progress=False, log=quiet))  # fmt: skip
+    assert result.final["val_top1_error"] < 30  # from 90% (chance) in three short epochs
+    for name in ("checkpoint.pt", "model.safetensors", "log.csv", "log.json", "curves.png", "recipe.json", "summary.json"):
+        assert (tmp_path / "run" / name).is_file(), name
+
+
+def test_ema_and_plateau_and_clipping_run(tmp_path):
+    recipe = get_recipe("resnet_cifar").override(iterations=None, epochs=1, batch_size=64, schedule="plateau", ema_decay=0.9,
+                                                  clip_grad=1.0, normalize="pixel", val_size=None)  # fmt: skip
+    result = _run(tmp_path / "ema", recipe)
+    assert result.final["epochs"] == 1
+
+
+def test_divergence_stops_with_the_step(tmp_path):
+    recipe = get_recipe("short").override(lr=1e12, warmup=0, batch_size=64, epochs=2)
+    with pytest.raises(TrainingDiverged, match="at step"):
+        _run(tmp_path / "nan", recipe)
+
+
+def test_a_new_run_never_overwrites_an_old_one(tmp_path):
+    recipe = get_recipe("short").override(epochs=1, batch_size=256)
+    _run(tmp_path / "r", recipe)
+    with pytest.raises(Exception, match="--resume"):
+        _run(tmp_path / "r", recipe)
+
+
+def test_resnet20_learns_cifar10_in_one_epoch(tmp_path, cifar10_root):
+    """ResNet-20 on the shared CIFAR-10's 45k/5k split, one epoch of the paper's recipe: well above chance."""
+    recipe = get_recipe("resnet_cifar").override(iterations=None, epochs=1, checkpoint_every=10_000)
+    result = train(RunConfig("resnet20", str(cifar10_root), recipe, tmp_path / "cifar", show_progress=False, log=quiet))
+    assert result.final["val_top1_error"] < 65  # chance is 90%
