@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The main job on the embedded data: train a lecture architecture (ResNet-20, He et al. Sec. 4.2) on
+# scikit-learn's bundled digits for about a minute, evaluate it, show its cost, draw the plots.
 demo: $(STAMP)
-	$(VENV)/bin/cnnzoo list
-	$(VENV)/bin/cnnzoo summary alexnet
-	$(VENV)/bin/cnnzoo info resnet50
+	rm -rf runs/demo
+	$(VENV)/bin/cnnzoo train resnet20 --data digits --recipe short epochs=8 --out runs/demo
+	$(VENV)/bin/cnnzoo eval --checkpoint runs/demo/model.safetensors
+	$(VENV)/bin/cnnzoo summary resnet20 --depth 2
+	$(VENV)/bin/cnnzoo compare resnet20 resnet56 resnet110 mobilenet_v2 resnet50 vgg16 --plot runs/demo/compare.png
+	@echo "plots: runs/demo/curves.png runs/demo/confusion.png runs/demo/compare.png runs/demo/compare-ilsvrc.png"
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
@@ -30,4 +35,4 @@ table: $(STAMP)
 	$(PY) scripts/update_model_table.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache runs

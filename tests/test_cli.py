@@ -116,3 +116,46 @@ def test_bench_against_peer(capsys):
 def test_bench_and_compare_errors(capsys, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err
+
+
+def test_train_eval_predict_from_the_command_line(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, text, _ = run(capsys, "train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=2", "batch_size=64",
+                        "--out", str(out), "--limit", "512")  # fmt: skip
+    assert code == 0 and "recipe short" in text and "done: validation top-1 error" in text
+    code, text, _ = run(capsys, "eval", "--checkpoint", str(out / "model.safetensors"), str(out / "checkpoint.pt"), "--crops", "10")
+    assert code == 0 and "ensemble of 2" in text and "10 crops" in text and (out / "confusion.png").is_file()
+    from PIL import Image
+
+    from cnnzoo.data.embedded import load_digits
+
+    images, labels, _ = load_digits()
+    Image.fromarray(images[0].permute(1, 2, 0).numpy()).save(tmp_path / "digit.png")
+    code, text, _ = run(capsys, "predict", str(tmp_path / "digit.png"), "--checkpoint", str(out / "model.safetensors"), "--top", "3")
+    assert code == 0 and text.count("%") == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "resnet21", "--data", "digits"], "did you mean"),
+    (["train", "resnet20", "--data", "digits", "lr=fast"], "lr takes float"),
+    (["train", "resnet20", "--data", "digits", "momentumm=0.9"], "unknown recipe field"),
+    (["train", "resnet20", "--data", "digits", "batch_size=0"], "batch_size must be >= 1"),
+    (["train", "resnet20", "--data", "/no/such/folder"], "no data at"),
+    (["train", "resnet20", "--data", "digits", "--recipe", "fast"], "unknown recipe"),
+    (["train", "resnet20", "--data", "digits", "--model-option", "width=3"], "has no option width"),
+    (["eval", "--checkpoint", "/no/such.pt"], "no checkpoint"),
+    (["predict", "x.png", "--checkpoint", "/no/such.safetensors"], "no checkpoint"),
+])  # fmt: skip
+def test_bad_training_input_is_one_line_and_exit_2(capsys, argv, message, tmp_path):
+    code, _, err = run(capsys, *argv, *(["--out", str(tmp_path / "r")] if argv[0] == "train" else []))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_empty_class_folder_from_the_command_line(capsys, tmp_path):
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / "data" / "train" / cls).mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "data" / "train" / "a" / "1.png")
+    code, _, err = run(capsys, "train", "resnet20", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "holds no images" in err

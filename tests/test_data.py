@@ -7,7 +7,17 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnzoo.data import BadImageError, DataError, DataOptions, DecodeStats, decode, imagenet_split, load_data, load_rgb, stratified_split
+from cnnzoo.data import (
+    BadImageError,
+    DataError,
+    DataOptions,
+    DecodeStats,
+    decode,
+    imagenet_split,
+    load_data,
+    load_rgb,
+    stratified_split,
+)
 from cnnzoo.data.cifar import load_cifar_batches
 from cnnzoo.data.loaders import MemoryLoader
 from cnnzoo.data.transforms import AUGMENTATIONS, augment_batch, stream_eval_transform, stream_train_transform, tensor_crops

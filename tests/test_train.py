@@ -11,7 +11,17 @@ from cnnzoo.analysis.timing import ExecPath
 from cnnzoo.data.loaders import Batch
 from cnnzoo.evaluate import evaluate
 from cnnzoo.models.base import AuxOutputs
-from cnnzoo.train import RECIPES, CheckpointError, RunConfig, StopRequested, TrainingDiverged, get_recipe, load_checkpoint, save_checkpoint, train
+from cnnzoo.train import (
+    RECIPES,
+    CheckpointError,
+    RunConfig,
+    StopRequested,
+    TrainingDiverged,
+    get_recipe,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
 from cnnzoo.train.loop import _loss
 from cnnzoo.train.schedule import Plateau, lr_factor
 

@@ -81,7 +81,7 @@ def plot_confusion(confusion: torch.Tensor, class_names: list[str], file, title:
     import matplotlib.pyplot as plt
 
     n = confusion.shape[0]
-    rates = confusion.float() / confusion.sum(1, keepdim=True).clamp_min(1)
+    rates = (confusion.float() / confusion.sum(1, keepdim=True).clamp_min(1)).numpy()
     size = min(4 + 0.35 * n, 30)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)

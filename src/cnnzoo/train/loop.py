@@ -159,14 +159,20 @@ def train(config: RunConfig) -> RunResult:
         save_checkpoint(checkpoint_file, state)
 
     started = time.perf_counter()
-    images_seen = 0
+    images_seen, data_wait = 0, 0.0
     while epoch < epochs and step < total_steps:
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         batches_left = min(steps_per_epoch - start_batch, total_steps - step)
         with Progress(batches_left * recipe.batch_size, f"epoch {epoch + 1}/{epochs}", "img", enabled=config.show_progress) as bar:
-            for b, batch in enumerate(data.train.batches(epoch, start_batch), start=start_batch):
+            batches = data.train.batches(epoch, start_batch)
+            for b in range(start_batch, steps_per_epoch):
                 if step >= total_steps:
+                    break
+                waited = time.perf_counter()
+                batch = next(batches, None)
+                data_wait += time.perf_counter() - waited
+                if batch is None:
                     break
                 lr = recipe.lr * lr_factor(recipe, step, total_steps, steps_per_epoch, plateau.factor)
                 for group in optimizer.param_groups:
@@ -235,6 +241,7 @@ def train(config: RunConfig) -> RunResult:
         "val_top1_error": last["val_top1_error"], "val_top5_error": last["val_top5_error"],
         "best_val_top1_error": best["val_top1_error"], "best_epoch": best["epoch"],
         "seconds": round(elapsed, 1), "train_images_per_second": round(images_seen / elapsed, 1) if elapsed else None,
+        "data_wait_percent": round(100 * data_wait / elapsed, 2) if elapsed else None,
         "skipped_images": data.stats.total, "skipped": data.stats.summary(), "path": path.describe(),
     }  # fmt: skip
     atomic_write_text(out / "summary.json", json.dumps(final, indent=1))
