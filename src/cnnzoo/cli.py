@@ -12,6 +12,7 @@ from .analysis.report import columns, footer, human, human_bytes, layer_records,
 from .analysis.rules import CATEGORIES
 from .analysis.timing import default_path, explicit_path
 from .data import DataOptions, load_data
+from .distributed import join, leave
 from .errors import CnnzooError
 from .evaluate import evaluate, plot_confusion
 from .predict import predict_image
@@ -146,8 +147,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     options = _model_options(args.model_option, info)
     data_name = Path(args.data).name or args.data
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{data_name}-{recipe_name}"
-    config = RunConfig(args.model, args.data, recipe, out, options, resume=args.resume, strict=args.strict,
-                       precision="fp32" if args.fp32 else None, limit=args.limit)  # fmt: skip
+    if args.limit is not None and args.limit < 1:
+        raise CnnzooError(f"--limit must be a positive number of images, got {args.limit}")
+    if args.resume and args.auto_resume:
+        raise CnnzooError("--resume and --auto-resume exclude each other: --auto-resume alone continues a run if there is one")
+    config = RunConfig(args.model, args.data, recipe, out, options, resume="auto" if args.auto_resume else args.resume,
+                       strict=args.strict, precision="fp32" if args.fp32 else None, limit=args.limit,
+                       dry_run=args.dry_run)  # fmt: skip
     train(config)
 
 
@@ -185,7 +191,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
         raise CnnzooError(f"--weights needs one weight per checkpoint ({len(models)}), got {len(args.weights)}")
     data = _data_for(metas[0], args.data or metas[0]["data"], args.crops, args.strict)
     path = default_path()
-    members, ensemble = evaluate(models, data.val.batches(), data.num_classes, path, args.weights)
+    world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
+    path = explicit_path(path, device=device)
+    models = [m.to(device) for m in models]
+    members, ensemble = evaluate(models, data.val.batches(world=world), data.num_classes, path, args.weights, world)
+    if not world.main:
+        return
     print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}")
     for ckpt, meta, m in zip(args.checkpoint, metas, members):
         print(f"{meta['model']} ({ckpt}): {m.line()}")
@@ -263,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="recipe fields to change, e.g. lr=0.05 epochs=30")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-RECIPE)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--auto-resume", action="store_true",
+                   help="continue the run in --out if it has a checkpoint, else start it (for torchrun --max-restarts, SLURM requeue)")
+    p.add_argument("--dry-run", action="store_true", help="check the model, recipe, data and run folder, print the plan, train nothing")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="a model option, e.g. se=true")
     p.add_argument("--fp32", action="store_true", help="plain fp32, whatever the fastest path here")
     p.add_argument("--strict", action="store_true", help="an undecodable image is an error instead of skipped")
@@ -301,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `cnnzoo list | head`
         sys.stderr.close()
+    except OSError as e:  # the environment, not the input: a file that vanished, a device that failed
+        print(f"cnnzoo: error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", file=sys.stderr)
+        return 1
+    finally:
+        leave()
     return 0
 
 

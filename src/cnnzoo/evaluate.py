@@ -1,5 +1,9 @@
 """Evaluation as the papers report it: top-1 and top-5 error, single or 10-crop, and ensembles
-(softmax averages, optionally weighted: AlexNet's 7-CNN and ResNeXt's ensembles)."""
+(softmax averages, optionally weighted: AlexNet's 7-CNN and ResNeXt's ensembles).
+
+Under torchrun each rank evaluates its share of the images (no padding: a DistributedSampler pads
+the split to a multiple of the world size and counts the repeated images twice) and the counts are
+summed, so every image is counted exactly once, whatever the number of processes."""
 from dataclasses import dataclass
 
 import torch
@@ -7,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .analysis.timing import ExecPath
+from .distributed import SINGLE, World
 from .fileio import atomic_path
 
 
@@ -40,6 +45,12 @@ class _Accumulator:
         self.n += len(labels)
         self.confusion.index_put_((labels, top[:, 0]), torch.ones_like(labels), accumulate=True)
 
+    def reduce(self, world: World) -> "_Accumulator":
+        self.n, self.nll, self.correct1, self.correct5 = world.sum(self.n, self.nll, self.correct1, self.correct5)
+        self.n, self.correct1, self.correct5 = int(self.n), int(self.correct1), int(self.correct5)
+        self.confusion = world.sum_tensor(self.confusion)
+        return self
+
     def metrics(self) -> Metrics:
         n = max(self.n, 1)
         per_class = (self.confusion.diag().float() / self.confusion.sum(1).clamp_min(1).float() * 100).tolist()
@@ -58,8 +69,10 @@ def probabilities(model: nn.Module, images: torch.Tensor, path: ExecPath) -> tor
 
 
 @torch.no_grad()
-def evaluate(models: list[nn.Module], batches, num_classes: int, path: ExecPath, weights: list[float] | None = None):
-    """Metrics of each model and, for several, of their ensemble (weighted softmax average)."""
+def evaluate(models: list[nn.Module], batches, num_classes: int, path: ExecPath, weights: list[float] | None = None,
+             world: World = SINGLE):  # fmt: skip
+    """Metrics of each model and, for several, of their ensemble (weighted softmax average). Under
+    torchrun, `batches` are this rank's shares (`loader.batches(world=world)`)."""
     weights = weights or [1.0] * len(models)
     for m in models:
         m.eval()
@@ -71,6 +84,8 @@ def evaluate(models: list[nn.Module], batches, num_classes: int, path: ExecPath,
             acc.add(p, batch.labels)
         if ensemble is not None:
             ensemble.add(sum(w * p for w, p in zip(weights, probs)) / sum(weights), batch.labels)
+    members = [a.reduce(world) for a in members]
+    ensemble = ensemble.reduce(world) if ensemble else None
     return [a.metrics() for a in members], ensemble.metrics() if ensemble else None
 
 

@@ -5,6 +5,9 @@ uninterrupted run would have.
   MemoryLoader  a uint8 tensor of the whole dataset, augmented a batch at a time (CIFAR-sized data:
                 the two cores go to the model, not to re-decoding JPEGs)
   StreamLoader  image files decoded by DataLoader workers (ImageNet-sized data)
+
+Under torchrun each process is handed its share of every batch (`world`): rank r takes every N-th
+row, so the N shares together are exactly the one-process batch, augmentation included.
 """
 import hashlib
 import random
@@ -15,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from ..distributed import SINGLE, World
 from .decoding import BadImageError, DecodeStats, decode, skip_or_raise
 from .folder import ImageList
 from .transforms import augment_batch, tensor_crops
@@ -74,15 +78,20 @@ class MemoryLoader:
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return x
 
-    def batches(self, epoch: int = 0, start: int = 0) -> Iterator[Batch]:
+    def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]:
         n = len(self.labels)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(self.seed, epoch))) if self.shuffle else torch.arange(n)
         for b in range(start, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            x = self.images[idx]
-            if self.augment != "none":
-                x = augment_batch(x, self.augment, torch.Generator().manual_seed(derived_seed(self.seed, epoch, b)))
-            yield Batch(self._normalise(x), self.labels[idx])
+            if self.augment == "none":
+                idx = idx[world.shard(len(idx))]
+                x = self.images[idx]
+            else:  # the whole batch's augmentation, then this rank's rows: the same images as one process sees
+                x = augment_batch(self.images[idx], self.augment, torch.Generator().manual_seed(derived_seed(self.seed, epoch, b)))
+                rows = world.shard(len(idx))
+                x, idx = x[rows], idx[rows]
+            if len(idx):
+                yield Batch(self._normalise(x), self.labels[idx])
 
 
 class _Files(Dataset):
@@ -143,15 +152,15 @@ class StreamLoader:
     def num_samples(self) -> int:
         return len(self) * self.batch_size if self.drop_last else len(self.items)
 
-    def batches(self, epoch: int = 0, start: int = 0) -> Iterator[Batch]:
+    def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]:
         n = len(self.items)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(self.seed, epoch))) if self.shuffle else torch.arange(n)
-        order = order[: len(self) * self.batch_size] if self.drop_last else order
         self.dataset.epoch = epoch
+        shares = (order[b * self.batch_size : (b + 1) * self.batch_size] for b in range(start, len(self)))
+        shares = [share[world.shard(len(share))].tolist() for share in shares]
         loader = DataLoader(
             self.dataset,
-            batch_size=self.batch_size,
-            sampler=order[start * self.batch_size :].tolist(),
+            batch_sampler=[share for share in shares if share],
             num_workers=self.workers,
             collate_fn=_collate,
             persistent_workers=False,

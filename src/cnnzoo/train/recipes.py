@@ -1,6 +1,7 @@
 """Training recipes as data: each paper's, and a modern short one. Every field can be overridden
 (`cnnzoo train ... lr=0.05 epochs=30`), and the recipe is printed and saved with every run."""
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 
 from ..errors import InvalidOptionError
@@ -45,6 +46,12 @@ class Recipe:
     channels_last: bool | None = None  # None: as the path decides
     compile: bool = False
     checkpoint_every: int = 500  # steps between checkpoints (and one at every epoch end)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
+    # a NaN or infinite loss: stop (the last good checkpoint stays), or roll back to the last
+    # checkpoint and go on with the learning rate times nan_lr_factor (at most max_rollbacks times)
+    on_nan: str = "stop"  # stop | rollback
+    nan_lr_factor: float = 0.5
+    max_rollbacks: int = 3
 
     def override(self, **values) -> "Recipe":
         return dataclasses.replace(self, **values)
@@ -75,7 +82,22 @@ class Recipe:
             (self.normalize in ("channel", "pixel", "imagenet"), "normalize must be channel, pixel or imagenet"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1)"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.on_nan in ("stop", "rollback"), "on_nan must be stop or rollback"),
+            (0 < self.nan_lr_factor < 1, "nan_lr_factor must be in (0, 1)"),
+            (self.max_rollbacks >= 0, "max_rollbacks must be >= 0"),
+            (self.workers >= 0, "workers must be >= 0"),
+            (self.momentum >= 0 and self.weight_decay >= 0, "momentum and weight_decay must be >= 0"),
+            (self.warmup >= 0 and 0 < self.warmup_factor <= 1, "warmup must be >= 0 and warmup_factor in (0, 1]"),
+            (self.gamma > 0 and self.step_size > 0 and self.patience >= 0, "gamma and step_size must be > 0, patience >= 0"),
+            (self.clip_grad is None or self.clip_grad > 0, "clip_grad must be > 0 (or none)"),
+            (self.input_size is None or self.input_size >= 1, "input_size must be >= 1 (or none)"),
+            (self.val_size is None or self.val_size > 0, "val_size must be > 0 (a count, or a fraction below 1)"),
         ]
+        for f in fields(self):
+            values = getattr(self, f.name)
+            for v in values if isinstance(values, tuple) else (values,):
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise InvalidOptionError(f"recipe {self.name}: {f.name} must be a finite number, not {v}")
         for ok, message in checks:
             if not ok:
                 raise InvalidOptionError(f"recipe {self.name}: {message}")

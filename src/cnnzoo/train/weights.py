@@ -38,12 +38,29 @@ def load_trained(path: str | Path) -> tuple[nn.Module, dict]:
         if "meta" not in ckpt or "model" not in ckpt:
             raise CheckpointError(f"{path} is not a cnnzoo checkpoint (no model or metadata in it)")
         meta, state = ckpt["meta"], ckpt["model"]
-    model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        first = (missing or unexpected)[0]
-        raise CheckpointError(f"{path} does not fit {meta['model']}: {'missing' if missing else 'unexpected'} tensor {first}")
+    try:
+        model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{path} has incomplete cnnzoo metadata ({e}): it was not written by `cnnzoo train`") from None
+    load_fitting(model, state, f"{path} ({meta['model']}, {meta['num_classes']} classes)")
     return model.eval(), meta
+
+
+def load_fitting(model: nn.Module, state: dict, source: str) -> None:
+    """`model.load_state_dict(state)`, or an error naming the first tensor that is missing, extra or
+    of the wrong shape (torch's own message lists them all, from deep inside)."""
+    own = model.state_dict()
+    for key, tensor in own.items():
+        if key not in state:
+            raise CheckpointError(f"{source} does not fit the model: tensor {key} is missing")
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{source} does not fit the model: {key} has shape {tuple(state[key].shape)}, the model's is {tuple(tensor.shape)}"
+            )
+    extra = [k for k in state if k not in own]
+    if extra:
+        raise CheckpointError(f"{source} does not fit the model: unexpected tensor {extra[0]}")
+    model.load_state_dict(state)
 
 
 def normalize_tensor(meta: dict) -> tuple[torch.Tensor, torch.Tensor]:
