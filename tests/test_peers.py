@@ -1,15 +1,22 @@
-"""Peer equivalence: the peer's model with random weights, copied into ours, gives the same outputs.
+"""Peer equivalence: the peer's model with random weights, saved to a file the way users hold
+torchvision and timm weights and loaded through `create_model(name, weights=FILE)`, gives the same
+outputs as the peer on real images (shared CIFAR-10, upscaled; random ones when it is absent).
 
 Equal parameter totals could hide a different architecture; equal outputs cannot.
 """
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 import cnnzoo
 from cnnzoo.interop import WeightMismatchError, build_peer, load_peer_state_dict
 
 WITH_PEER = [n for n in cnnzoo.list_models() if cnnzoo.model_info(n).peer]
+CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
 
 
 def _randomise_norms(model: nn.Module) -> None:
@@ -23,16 +30,32 @@ def _randomise_norms(model: nn.Module) -> None:
                 m.bias.uniform_(-0.2, 0.2)
 
 
+def _images(size: int = 128) -> torch.Tensor:
+    """Two real photos (an airplane and a cat from the shared CIFAR-10) upscaled, normalised; or noise."""
+    from PIL import Image
+
+    files = [CIFAR10 / "train" / "airplane" / "0000.jpg", CIFAR10 / "train" / "cat" / "0000.jpg"]
+    if not all(f.is_file() for f in files):
+        return torch.randn(2, 3, size, size)
+    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))).permute(2, 0, 1) for f in files]).float() / 255
+    x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return (x - 0.45) / 0.225
+
+
 @pytest.mark.parametrize("name", WITH_PEER)
-def test_same_outputs_as_peer(name):
+def test_same_outputs_as_peer(name, tmp_path):
     pytest.importorskip("timm")
     torch.manual_seed(0)
     info = cnnzoo.model_info(name)
     peer = build_peer(info.peer).eval()
     _randomise_norms(peer)
-    ours = cnnzoo.create_model(name, **info.peer.ours).eval()
-    load_peer_state_dict(ours, peer.state_dict(), info.peer.aux_prefixes)
-    x = torch.randn(2, 3, 128, 128)
+    file = tmp_path / ("weights.safetensors" if info.peer.library == "timm" else "weights.pth")
+    if file.suffix == ".safetensors":
+        save_file({k: v.contiguous() for k, v in peer.state_dict().items()}, str(file))
+    else:
+        torch.save(peer.state_dict(), file)
+    ours = cnnzoo.create_model(name, weights=file).eval()
+    x = _images()
     with torch.no_grad():
         expected, actual = peer(x), ours(x)
     scale = expected.abs().max().clamp(min=1.0)  # deep nets with random BN can have huge logits

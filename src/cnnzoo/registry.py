@@ -151,9 +151,18 @@ def _options_of(builder: Callable) -> dict[str, inspect.Parameter]:
     }
 
 
-def create_model(name: str, num_classes: int | None = None, **options) -> nn.Module:
-    """Build a registered model by name. `num_classes` defaults to the model's (1000 for ImageNet)."""
+def create_model(name: str, num_classes: int | None = None, weights=None, **options) -> nn.Module:
+    """Build a registered model by name. `num_classes` defaults to the model's (1000 for ImageNet).
+
+    `weights`: "torchvision" or "timm" (the peer library's file, from its local cache; never
+    downloaded) or a path to a torchvision/timm state dict (.pth, .pt, .bin, .safetensors). The
+    model is then built as the peer's variant (its `Peer.ours` options) and, for another
+    `num_classes`, gets a fresh classifier on the pretrained backbone."""
     info = model_info(name)
+    if weights is not None:
+        from .interop.pretrained import pretrained_model
+
+        return pretrained_model(name, weights, num_classes, **options)
     allowed = info.options()
     unknown = sorted(set(options) - set(allowed))
     if unknown:

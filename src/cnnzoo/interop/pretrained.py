@@ -1,0 +1,193 @@
+"""Weights people already have: a torchvision or timm checkpoint file, mapped onto the cnnzoo model of
+the same architecture, with the preprocessing and the published accuracy that come with it.
+
+    create_model("resnet50", weights="torchvision")      # the file torchvision downloads, from the hub cache
+    create_model("xception", weights="timm")              # timm's, from the Hugging Face or torch hub cache
+    create_model("resnet50", weights="resnet50.pth")      # any state dict file (.pth, .pt, .bin, .safetensors)
+
+Nothing is downloaded: a source keyword looks where the peer library would have saved its file, and,
+when the file is absent, says which file to put where. Files are read without running code
+(`torch.load(weights_only=True)`, safetensors).
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import CnnzooError
+from ..registry import Peer, model_info
+from .peers import build_peer, load_peer_state_dict
+
+SOURCES = ("torchvision", "timm")
+
+
+class WeightsNotFoundError(CnnzooError):
+    """A peer's weight file that is not on this machine."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How the weights' authors fed images to the network at evaluation."""
+
+    input_size: int  # the centre crop
+    resize: int  # the shorter side is resized to this before the crop
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str = "bilinear"  # bilinear | bicubic
+    channel_order: str = "RGB"
+
+    @property
+    def crop_fraction(self) -> float:
+        return self.input_size / self.resize
+
+    def describe(self) -> str:
+        return (f"resize the shorter side to {self.resize} ({self.interpolation}), centre crop {self.input_size}, "
+                f"{self.channel_order} in 0..1, mean {self.mean}, std {self.std}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    library: str
+    peer: Peer
+    files: tuple[Path, ...]  # where the peer library keeps its download, most likely first
+    url: str
+    preprocessing: Preprocessing
+    top1: float | None = None  # published ImageNet-1k accuracy of these weights, %
+    top5: float | None = None
+
+
+def hub_dir() -> Path:
+    """torch.hub's cache ($TORCH_HOME/hub, default ~/.cache/torch/hub), where torchvision saves weights."""
+    return Path(torch.hub.get_dir())
+
+
+def hf_cache() -> Path:
+    root = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"), "hub")
+    return Path(root)
+
+
+def _torchvision_source(peer: Peer) -> WeightSource:
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(peer.name).DEFAULT
+    t = weights.transforms()
+    prep = Preprocessing(t.crop_size[0], t.resize_size[0], tuple(t.mean), tuple(t.std), t.interpolation.value)
+    metrics = weights.meta.get("_metrics", {}).get("ImageNet-1K", {})
+    name = weights.url.rsplit("/", 1)[-1]
+    return WeightSource("torchvision", peer, (hub_dir() / "checkpoints" / name,), weights.url, prep, metrics.get("acc@1"), metrics.get("acc@5"))
+
+
+def _timm_source(peer: Peer) -> WeightSource:
+    try:
+        import timm
+    except ImportError:
+        raise CnnzooError("weights='timm' reads timm's configuration: pip install timm (the weights file itself stays local)") from None
+    cfg = timm.models.get_pretrained_cfg(peer.name)
+    if cfg is None:
+        raise CnnzooError(f"timm has no pretrained configuration for {peer.name}")
+    size = cfg.input_size[-1]
+    prep = Preprocessing(size, int(size / cfg.crop_pct + 0.5), tuple(cfg.mean), tuple(cfg.std), cfg.interpolation or "bilinear")
+    files = []
+    if cfg.hf_hub_id:
+        repo = hf_cache() / f"models--{cfg.hf_hub_id.replace('/', '--')}" / "snapshots"
+        snapshots = sorted(repo.glob("*"), key=lambda p: p.stat().st_mtime, reverse=True) if repo.is_dir() else []
+        for snap in snapshots or [repo / "<revision>"]:
+            files += [snap / "model.safetensors", snap / "pytorch_model.bin"]
+    if cfg.url:
+        files.append(hub_dir() / "checkpoints" / cfg.url.rsplit("/", 1)[-1])
+    url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
+    return WeightSource("timm", peer, tuple(files), url or "", prep)
+
+
+def weight_source(name: str, source: str) -> WeightSource:
+    """Where the `source` library's weights for cnnzoo model `name` live, and how they were trained to be fed."""
+    info = model_info(name)
+    if source not in SOURCES:
+        raise CnnzooError(f"weights={source!r}: use 'torchvision', 'timm' or a file path")
+    if info.peer is None:
+        raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import; pass a file of its own")
+    if info.peer.library != source:
+        raise CnnzooError(f"{name}'s weights come from {info.peer.library} ({info.peer.name}), not {source}: use weights='{info.peer.library}'")
+    return _torchvision_source(info.peer) if source == "torchvision" else _timm_source(info.peer)
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a .pth/.pt/.bin (read with weights_only) or .safetensors file; common wrappers
+    ({'state_dict': ...}, {'model': ...}) and DataParallel's 'module.' prefix are unwrapped."""
+    path = Path(path)
+    if not path.is_file():
+        raise CnnzooError(f"no weights file at {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CnnzooError(f"cannot read weights from {path}: {first}") from None
+    for key in ("state_dict", "model", "model_state_dict", "ema"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict) and not isinstance(state.get(key), torch.Tensor):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CnnzooError(f"{path} holds no state dict (a mapping of names to tensors)")
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def find_weights(src: WeightSource) -> Path:
+    for f in src.files:
+        if f.is_file():
+            return f
+    where = "\n  ".join(str(f) for f in src.files[:3])
+    raise WeightsNotFoundError(
+        f"{src.library}'s weights for {src.peer.name} are not on this machine (cnnzoo never downloads): "
+        f"fetch {src.url} where you are online and put it at {src.files[0]} "
+        f"(or pass weights=PATH). Looked in: {where}"
+    )
+
+
+def _in_peer_order(state: dict[str, torch.Tensor], peer: Peer) -> dict[str, torch.Tensor]:
+    """The file's tensors in the order the peer's model registers them (weights map by position, and
+    a safetensors file stores its keys sorted); keys the peer does not have go last, to be named."""
+    try:
+        with torch.device("meta"):  # the key order only: no memory, no initialisation
+            order = list(build_peer(peer).state_dict())
+    except Exception:  # the peer library is not installed: keep the file's order (pickled files keep it)
+        return state
+    known = {k: state[k] for k in order if k in state}
+    return known | {k: v for k, v in state.items() if k not in known}
+
+
+def pretrained_model(name: str, weights: str | Path, num_classes: int | None = None, **options) -> nn.Module:
+    """cnnzoo model `name` holding a torchvision/timm file's weights; `model.preprocessing` says how
+    the weights' authors fed it images (when the peer library is known)."""
+    from ..registry import create_model
+    from .peers import WeightMismatchError
+
+    info = model_info(name)
+    if info.peer is None:
+        raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import from them")
+    source = weight_source(name, str(weights)) if str(weights) in SOURCES else None
+    path = find_weights(source) if source else Path(weights)
+    state = _in_peer_order(read_state_dict(path), info.peer)
+    model = create_model(name, **{**info.peer.ours, **options})
+    try:
+        load_peer_state_dict(model, state, info.peer.aux_prefixes)
+    except WeightMismatchError as e:
+        raise WeightMismatchError(f"{path} does not fit {name}: {e}") from None
+    if num_classes is not None and num_classes != info.num_classes:
+        model.reset_classifier(num_classes)
+    if source is None:
+        try:
+            source = weight_source(name, info.peer.library)
+        except CnnzooError:  # timm not installed: no preprocessing to report
+            pass
+    model.preprocessing = source.preprocessing if source else None
+    model.weights_file = str(path)
+    return model
