@@ -112,6 +112,8 @@ def test_any_train_command_line_runs_or_is_refused_in_one_line(tmp_path_factory,
     (["lr=nan"], "lr must be a finite number"),
     (["batch_size=100000"], "smaller than one batch"),
     (["on_nan=retry"], "on_nan must be stop or rollback"),
+    (["--num-classes", "10"], "--num-classes goes with --init"),
+    (["--init", "/no/such.pth"], "resnet20 has no counterpart in torchvision or timm"),
 ])  # fmt: skip
 def test_refusals_name_the_problem(tmp_path, capsys, argv, message):
     code = main(["train", "resnet20", "--data", "digits", "--recipe", "short", "--out", str(tmp_path / "r"), "--dry-run", *argv])

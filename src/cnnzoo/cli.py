@@ -149,11 +149,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{data_name}-{recipe_name}"
     if args.limit is not None and args.limit < 1:
         raise CnnzooError(f"--limit must be a positive number of images, got {args.limit}")
+    if args.num_classes is not None and not args.init:
+        raise CnnzooError("--num-classes goes with --init (a new classifier on pretrained weights); without it the data set the classes")
     if args.resume and args.auto_resume:
         raise CnnzooError("--resume and --auto-resume exclude each other: --auto-resume alone continues a run if there is one")
     config = RunConfig(args.model, args.data, recipe, out, options, resume="auto" if args.auto_resume else args.resume,
                        strict=args.strict, precision="fp32" if args.fp32 else None, limit=args.limit,
-                       dry_run=args.dry_run)  # fmt: skip
+                       dry_run=args.dry_run, init=args.init, num_classes=args.num_classes)  # fmt: skip
     train(config)
 
 
@@ -276,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--auto-resume", action="store_true",
                    help="continue the run in --out if it has a checkpoint, else start it (for torchrun --max-restarts, SLURM requeue)")
+    p.add_argument("--init", metavar="WEIGHTS", help="start from pretrained weights: torchvision, timm, or a file of theirs")
+    p.add_argument("--num-classes", type=int, help="with --init: the new classifier's classes (must match the data's)")
     p.add_argument("--dry-run", action="store_true", help="check the model, recipe, data and run folder, print the plan, train nothing")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="a model option, e.g. se=true")
     p.add_argument("--fp32", action="store_true", help="plain fp32, whatever the fastest path here")

@@ -25,7 +25,7 @@ from ..progress import Progress
 from ..registry import create_model, model_info
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .logs import plot_curves, write_logs
-from .optim import EMA, build_optimizer
+from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
 from .recipes import Recipe
 from .schedule import Plateau, lr_factor
 from .weights import load_fitting, save_weights
@@ -58,6 +58,8 @@ class RunConfig:
     limit: int | None = None  # train on this many images only (stratified), for quick runs
     show_progress: bool | None = None  # None: on a terminal
     dry_run: bool = False  # check everything and say what would run; write nothing
+    init: str | None = None  # start from pretrained weights: "torchvision", "timm" or a file of theirs (a new classifier)
+    num_classes: int | None = None  # with init: the classes the new classifier must have (checked against the data)
     log: object = print
 
 
@@ -147,8 +149,18 @@ def train(config: RunConfig) -> RunResult:
     data.train.size = data.val.size = size
     if hasattr(data.train, "dataset") and recipe.input_size is None and size != 224:
         raise CnnzooError(f"{config.model} takes {size}x{size} images: set input_size={size} for streamed data")
+    if config.num_classes is not None and config.num_classes != data.num_classes:
+        raise CnnzooError(f"--num-classes {config.num_classes}, but {config.data} has {data.num_classes} classes")
     torch.manual_seed(recipe.seed)  # the initial weights are the seed's
-    model = create_model(config.model, num_classes=data.num_classes, **config.model_options)
+    options = config.model_options
+    if config.init:  # the peer's variant of the architecture, its weights, a new classifier for these classes
+        peer = model_info(config.model).peer
+        options = {**(peer.ours if peer else {}), **options}
+        model = create_model(config.model, num_classes=data.num_classes, weights=config.init, **options)
+        if recipe.freeze_backbone:
+            freeze_backbone(model)
+    else:
+        model = create_model(config.model, num_classes=data.num_classes, **options)
     if world.rank:  # dropout masks differ between ranks
         torch.manual_seed(derived_seed(recipe.seed, world.rank))
     model = model.to(path.device, memory_format=torch.channels_last if path.channels_last else torch.contiguous_format)
@@ -157,7 +169,7 @@ def train(config: RunConfig) -> RunResult:
         if recipe.sync_bn:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
-    optimizer = build_optimizer(model, recipe, recipe.lr)
+    optimizer = build_optimizer(model, recipe, recipe.lr, pretrained=bool(config.init))
     scaler = torch.amp.GradScaler(path.device.split(":")[0], enabled=path.precision == "fp16")
     ema = EMA(model, recipe.ema_decay) if recipe.ema_decay else None
     plateau = Plateau()
@@ -167,7 +179,7 @@ def train(config: RunConfig) -> RunResult:
     total_steps = recipe.iterations or max(1, round(recipe.epochs * steps_per_epoch))
     epochs = math.ceil(total_steps / steps_per_epoch)
     meta = {
-        "model": config.model, "model_options": config.model_options, "num_classes": data.num_classes,
+        "model": config.model, "model_options": options, "num_classes": data.num_classes, "init": config.init,
         "classes": data.classes, "class_names": data.class_names, "input_size": size, "data": config.data,
         "normalization": {"mean": data.train.mean.tolist(), "std": data.train.std.tolist()} if hasattr(data.train, "mean") else "imagenet",
         "recipe": recipe.as_dict(),
@@ -180,7 +192,7 @@ def train(config: RunConfig) -> RunResult:
         missing = [k for k in ("meta", "model", "optimizer", "scaler", "plateau", "rng", "position", "history") if k not in ckpt]
         if missing or not isinstance(ckpt.get("meta"), dict):
             raise CheckpointError(f"{checkpoint_file} is not a cnnzoo training checkpoint (it has no {(missing or ['meta'])[0]})")
-        for key in ("model", "model_options", "data", "recipe"):
+        for key in ("model", "model_options", "data", "recipe", "init"):
             if ckpt["meta"].get(key) != meta[key]:
                 raise CheckpointError(f"{checkpoint_file} was made with {key} {ckpt['meta'].get(key)!r}, not {meta[key]!r}")
         load_fitting(model, ckpt["model"], str(checkpoint_file))
@@ -231,6 +243,8 @@ def train(config: RunConfig) -> RunResult:
     memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
     while epoch < epochs and step < total_steps:
         model.train()
+        if config.init and recipe.freeze_backbone:
+            backbone_to_eval(model)
         if start_batch == 0:
             sums = {"loss": 0.0, "correct": 0, "seen": 0}
         batches_left = min(steps_per_epoch - start_batch, total_steps - step)
@@ -248,7 +262,7 @@ def train(config: RunConfig) -> RunResult:
                         break
                     lr = recipe.lr * lr_scale * lr_factor(recipe, step, total_steps, steps_per_epoch, plateau.factor)
                     for group in optimizer.param_groups:
-                        group["lr"] = lr
+                        group["lr"] = lr * group.get("lr_factor", 1.0)
                     x, y = batch.images.to(path.device, memory_format=memory_format), batch.labels.to(path.device)
                     with torch.autocast(path.device.split(":")[0], dtype=path.autocast_dtype, enabled=path.autocast_dtype is not None):
                         loss, logits = _loss(net(x), y, recipe)
@@ -289,7 +303,7 @@ def train(config: RunConfig) -> RunResult:
         if world.distributed:  # the ranks' BatchNorm statistics drift apart between DDP's broadcasts: take rank 0's
             for buffer in model.buffers():
                 torch.distributed.broadcast(buffer, 0)
-        eval_model = _ema_model(config, data.num_classes, ema, path) if ema is not None else model
+        eval_model = _ema_model(config, data.num_classes, ema, path, options) if ema is not None else model
         (val,), _ = evaluate([eval_model], data.val.batches(world=world), data.num_classes, path, world=world)
         dropped = recipe.schedule == "plateau" and plateau.update(val.top1_error, recipe)
         row = {
@@ -309,7 +323,7 @@ def train(config: RunConfig) -> RunResult:
         if config.max_steps and step >= config.max_steps and step < total_steps:
             raise StopRequested(step)
 
-    final_model = _ema_model(config, data.num_classes, ema, path) if ema is not None else model
+    final_model = _ema_model(config, data.num_classes, ema, path, options) if ema is not None else model
     last = history[-1]
     best = min(history, key=lambda h: h["val_top1_error"])
     elapsed = time.perf_counter() - started
@@ -334,7 +348,7 @@ def train(config: RunConfig) -> RunResult:
     return RunResult(history, final, out)
 
 
-def _ema_model(config: RunConfig, num_classes: int, ema: EMA, path: ExecPath) -> nn.Module:
-    model = create_model(config.model, num_classes=num_classes, **config.model_options).to(path.device)
+def _ema_model(config: RunConfig, num_classes: int, ema: EMA, path: ExecPath, options: dict) -> nn.Module:
+    model = create_model(config.model, num_classes=num_classes, **options).to(path.device)
     model.load_state_dict(ema.shadow)
     return model

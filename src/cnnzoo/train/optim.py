@@ -5,18 +5,44 @@ from torch import nn
 from .recipes import Recipe
 
 
-def param_groups(model: nn.Module, recipe: Recipe) -> list[dict]:
-    if recipe.decay_norm_and_bias:
-        return [{"params": [p for p in model.parameters() if p.requires_grad], "weight_decay": recipe.weight_decay}]
-    decay, no_decay = [], []
+def head_parameters(model: nn.Module) -> set[int]:
+    """ids of the classifier's parameters (and the auxiliary classifiers'): what fine-tuning replaces."""
+    heads = [model.get_classifier(), *getattr(model, "aux_heads", ())] if hasattr(model, "get_classifier") else []
+    return {id(p) for head in heads for p in head.parameters()}
+
+
+def param_groups(model: nn.Module, recipe: Recipe, pretrained: bool = False) -> list[dict]:
+    """Parameter groups with their weight decay and, for a pretrained backbone, their lr multiple
+    (`lr_factor`, applied by the loop at every step)."""
+    head = head_parameters(model) if pretrained else set()
+    groups: dict[tuple[float, float], list] = {}
     for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.dim() <= 1 else decay).append(p)  # norms' scales and shifts, and biases, are 1-D
-    return [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if not p.requires_grad:
+            continue
+        decay = recipe.weight_decay if recipe.decay_norm_and_bias or p.dim() > 1 else 0.0  # norms and biases are 1-D
+        factor = recipe.backbone_lr if pretrained and id(p) not in head else 1.0
+        groups.setdefault((decay, factor), []).append(p)
+    return [{"params": ps, "weight_decay": decay, "lr_factor": factor} for (decay, factor), ps in groups.items()]
 
 
-def build_optimizer(model: nn.Module, recipe: Recipe, lr: float) -> torch.optim.Optimizer:
-    groups = param_groups(model, recipe)
+def freeze_backbone(model: nn.Module) -> None:
+    """Everything but the classifiers stops learning."""
+    head = head_parameters(model)
+    for p in model.parameters():
+        p.requires_grad_(id(p) in head)
+
+
+def backbone_to_eval(model: nn.Module) -> None:
+    """A frozen backbone's BatchNorm keeps its pretrained statistics, and its dropout is off."""
+    heads = [model.get_classifier(), *getattr(model, "aux_heads", ())]
+    keep = {id(m) for head in heads for m in head.modules()}
+    for m in model.modules():
+        if id(m) not in keep and m is not model:
+            m.eval()
+
+
+def build_optimizer(model: nn.Module, recipe: Recipe, lr: float, pretrained: bool = False) -> torch.optim.Optimizer:
+    groups = param_groups(model, recipe, pretrained)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov and recipe.momentum > 0)
     if recipe.optimizer == "rmsprop":  # TF's RMSProp, as Inception-v3 and MobileNet: decay 0.9, epsilon 1.0

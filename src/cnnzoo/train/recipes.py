@@ -33,6 +33,9 @@ class Recipe:
     aux_weight: float = 0.3  # weight of auxiliary classifiers' losses (GoogLeNet 0.3, Inception-v3 0.4)
     clip_grad: float | None = None  # max global gradient norm
     ema_decay: float | None = None  # exponential moving average of the weights, evaluated instead of them
+    # fine-tuning from pretrained weights (--init): the classifier is new, the rest pretrained
+    freeze_backbone: bool = False  # train the classifier alone (the backbone in eval mode: BatchNorm statistics kept)
+    backbone_lr: float = 1.0  # the pretrained layers' learning rate, as a multiple of lr
     # data
     augment: str = "resnet"  # a name of data/transforms.py
     normalize: str = "imagenet"  # channel | pixel | imagenet
@@ -85,6 +88,7 @@ class Recipe:
             (self.on_nan in ("stop", "rollback"), "on_nan must be stop or rollback"),
             (0 < self.nan_lr_factor < 1, "nan_lr_factor must be in (0, 1)"),
             (self.max_rollbacks >= 0, "max_rollbacks must be >= 0"),
+            (self.backbone_lr >= 0, "backbone_lr must be >= 0 (a multiple of lr)"),
             (self.workers >= 0, "workers must be >= 0"),
             (self.momentum >= 0 and self.weight_decay >= 0, "momentum and weight_decay must be >= 0"),
             (self.warmup >= 0 and 0 < self.warmup_factor <= 1, "warmup must be >= 0 and warmup_factor in (0, 1]"),
