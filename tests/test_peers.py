@@ -37,7 +37,7 @@ def _images(size: int = 128) -> torch.Tensor:
     files = [CIFAR10 / "train" / "airplane" / "0000.jpg", CIFAR10 / "train" / "cat" / "0000.jpg"]
     if not all(f.is_file() for f in files):
         return torch.randn(2, 3, size, size)
-    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))).permute(2, 0, 1) for f in files]).float() / 255
+    x = torch.stack([torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1) for f in files]).float() / 255
     x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     return (x - 0.45) / 0.225
 
