@@ -83,6 +83,13 @@ def test_info_card(capsys):
     assert "stride_in_1x1=True" in out and "se=16" in out
 
 
+def test_info_says_where_the_pretrained_weights_go(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    code, out, _ = run(capsys, "info", "resnet50")
+    assert code == 0 and "weights='torchvision', published top-1 80.86%: not on this machine (fetch" in out
+    assert "resnet50-11ad3fa6.pth" in out and "centre crop 224" in out
+
+
 def test_module_entry_point_and_argparse_errors():
     ok = subprocess.run([sys.executable, "-m", "cnnzoo", "list", "alexnet"], capture_output=True, text=True)
     assert ok.returncode == 0 and "alexnet_owt" in ok.stdout

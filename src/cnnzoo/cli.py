@@ -15,6 +15,7 @@ from .data import DataOptions, load_data
 from .distributed import join, leave
 from .errors import CnnzooError
 from .evaluate import evaluate, plot_confusion
+from .interop.pretrained import weight_source
 from .predict import predict_image
 from .registry import list_models, model_info
 from .train import RECIPES, RunConfig, default_recipe_for, get_recipe, load_trained, train
@@ -83,10 +84,23 @@ def cmd_info(args: argparse.Namespace) -> None:
         lines.append(f"  counted as  {', '.join(f'{k}={v!r}' for k, v in info.reference_options.items())}")
     if info.peer:
         lines.append(f"  peer        {info.peer} (outputs checked equal in the tests)")
+        lines.append(f"  weights     {_weights_line(args.model, info.peer.library)}")
     lines += [f"  deviation   {d}" for d in info.deviations]
     options = ", ".join(f"{k}={_short(v.default)}" for k, v in info.options().items() if k != "num_classes")
     lines.append(f"  options     {options}")
     print("\n".join(lines))
+
+
+def _weights_line(name: str, library: str) -> str:
+    """Where the peer's pretrained file is expected, whether it is there, and how it wants its input."""
+    try:
+        src = weight_source(name, library)
+    except CnnzooError as e:
+        return f"weights={library!r}: {e}"
+    here = next((f for f in src.files if f.is_file()), None)
+    accuracy = f", published top-1 {src.top1:.2f}%" if src.top1 else ""
+    where = f"found at {here}" if here else f"not on this machine (fetch {src.url} to {src.files[0]})"
+    return f"weights={library!r}{accuracy}: {where}; {src.preprocessing.describe()}"
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
