@@ -86,7 +86,7 @@ def test_info_card(capsys):
 def test_info_says_where_the_pretrained_weights_go(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     code, out, _ = run(capsys, "info", "resnet50")
-    assert code == 0 and "weights='torchvision', published top-1 80.86%: not on this machine (fetch" in out
+    assert code == 0 and "weights='torchvision' (ResNet50_Weights.IMAGENET1K_V2, published top-1 80.86%): not on this machine (fetch" in out
     assert "resnet50-11ad3fa6.pth" in out and "centre crop 224" in out
 
 

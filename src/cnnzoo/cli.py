@@ -15,11 +15,12 @@ from .data import DataOptions, load_data
 from .distributed import join, leave
 from .errors import CnnzooError
 from .evaluate import evaluate, plot_confusion
-from .interop.pretrained import weight_source
-from .predict import predict_image
+from .export import FORMATS, export_model, load_onnx
+from .interop.evaluation import evaluate_pretrained
+from .interop.pretrained import pretrained_meta, pretrained_model, weight_source
+from .predict import image_transform, predict_image
 from .registry import list_models, model_info
 from .train import RECIPES, RunConfig, default_recipe_for, get_recipe, load_trained, train
-from .train.weights import normalize_tensor
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -97,10 +98,10 @@ def _weights_line(name: str, library: str) -> str:
         src = weight_source(name, library)
     except CnnzooError as e:
         return f"weights={library!r}: {e}"
-    here = next((f for f in src.files if f.is_file()), None)
+    here = src.available
     accuracy = f", published top-1 {src.top1:.2f}%" if src.top1 else ""
     where = f"found at {here}" if here else f"not on this machine (fetch {src.url} to {src.files[0]})"
-    return f"weights={library!r}{accuracy}: {where}; {src.preprocessing.describe()}"
+    return f"weights={library!r} ({src.name}{accuracy}): {where}; {src.preprocessing.describe()}"
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -199,6 +200,12 @@ def _data_for(meta: dict, data: str, crops: int, strict: bool):
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
+    if args.model:
+        return _eval_pretrained(args)
+    if args.pretrained or args.limit:
+        raise CnnzooError("--pretrained and --limit go with --model (weights of torchvision/timm); a --checkpoint carries its own")
+    if not args.checkpoint:
+        raise CnnzooError("give --checkpoint (of `cnnzoo train`) or --model NAME [--pretrained torchvision|timm|FILE] --data FOLDER")
     loaded = [load_trained(c) for c in args.checkpoint]
     models, metas = [m for m, _ in loaded], [meta for _, meta in loaded]
     if any(m["classes"] != metas[0]["classes"] for m in metas):
@@ -230,15 +237,94 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(data.stats.summary())
 
 
+def _eval_pretrained(args: argparse.Namespace) -> None:
+    if args.checkpoint:
+        raise CnnzooError("--model evaluates published weights and --checkpoint a run of cnnzoo's: give one of them")
+    if not args.data:
+        raise CnnzooError("--data is needed with --model: an ImageNet folder holding val/, or a folder of class folders")
+    if args.weights:
+        raise CnnzooError("--weights (ensemble weights) goes with --checkpoint; pretrained models are averaged equally")
+    if args.limit is not None and args.limit < 1:
+        raise CnnzooError(f"--limit must be a positive number of images, got {args.limit}")
+    for name in args.model:
+        model_info(name)  # an unknown name fails before any loading
+    path = default_path()
+    world, device = join(path.device)
+    path = explicit_path(path, device=device)
+    data, scored, ensemble = evaluate_pretrained(args.model, args.pretrained or [], args.data, path, args.crops, args.batch,
+                                                 args.workers, args.limit, args.strict, world)  # fmt: skip
+    if not world.main:
+        return
+    prep = scored[0].source.preprocessing if scored[0].source else None
+    print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}; {path.describe()}")
+    if prep:
+        print(f"preprocessing: {prep.describe()}")
+    for s in scored:
+        print("\n".join(s.lines()))
+    if ensemble is not None:
+        print(f"ensemble of {len(scored)} (softmax average): {ensemble.line()}")
+    if args.confusion:
+        result = ensemble or scored[0].metrics
+        plot_confusion(result.confusion, data.class_names, Path(args.confusion), f"{', '.join(args.model)}: top-1 error {result.top1_error:.2f}%")
+        print(f"confusion matrix: {args.confusion}")
+    if data.stats.total:
+        print(data.stats.summary())
+
+
+def _model_and_meta(args: argparse.Namespace, model_name: str | None = None):
+    """The model of --checkpoint (a cnnzoo run) or of --model with --pretrained weights, and its metadata."""
+    if args.checkpoint and args.pretrained:
+        raise CnnzooError("--checkpoint (a cnnzoo run) and --pretrained (published weights) exclude each other: give one")
+    if args.checkpoint:
+        model, meta = load_trained(args.checkpoint)
+        if model_name and meta["model"] != model_name:
+            raise CnnzooError(f"{args.checkpoint} holds a {meta['model']}, not a {model_name}")
+        return model, meta
+    if not model_name:
+        raise CnnzooError("give --checkpoint (of `cnnzoo train`), or --model NAME with published weights (--pretrained torchvision|timm|FILE)")
+    info = model_info(model_name)
+    if info.peer is None and not args.pretrained:
+        raise CnnzooError(f"{model_name} has no torchvision/timm weights: give --checkpoint of a cnnzoo run, or --pretrained FILE")
+    model = pretrained_model(model_name, args.pretrained or info.peer.library)
+    return model.eval(), pretrained_meta(model_name, model)
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
-    model, meta = load_trained(args.checkpoint)
-    mean, std = normalize_tensor(meta)
-    size = meta["input_size"]
+    runtime = args.runtime or ("onnx" if args.checkpoint and Path(args.checkpoint).suffix == ".onnx" else "torch")
+    if runtime == "onnx":
+        if not args.checkpoint or Path(args.checkpoint).suffix != ".onnx":
+            raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
+        run, meta = load_onnx(args.checkpoint)
+        if "input_size" not in meta:
+            raise CnnzooError(f"{args.checkpoint} has no cnnzoo metadata: export it with `cnnzoo export`")
+    else:
+        if args.checkpoint and Path(args.checkpoint).suffix == ".onnx":
+            raise CnnzooError(f"{args.checkpoint} is an ONNX file: it runs with --runtime onnx")
+        run, meta = _model_and_meta(args, args.model)
+    transform = image_transform(meta)
+    names = meta["class_names"]
     for image in args.images:
-        probs = predict_image(model, image, size, mean, std)
+        probs = predict_image(run, image, transform)
         top = probs.topk(min(args.top, len(probs)))
-        names = meta["class_names"]
         print(f"{image}: " + ", ".join(f"{names[i]} {100 * p:.1f}%" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    model_info(args.model)  # an unknown name fails before any loading
+    suffix = FORMATS[args.format]
+    if args.out:
+        out = Path(args.out)
+    elif args.checkpoint:
+        out = Path(args.checkpoint).with_suffix(suffix)
+    else:
+        out = Path(f"{args.model}{suffix}")
+    if out.suffix != suffix:
+        raise CnnzooError(f"--out {out}: a {args.format} file ends in {suffix}")
+    model, meta = _model_and_meta(args, args.model)
+    report = export_model(model, meta, out, args.format, args.dynamic_batch, args.batch)
+    print(report.line())
+    if args.format == "onnx":
+        print(f"run it: cnnzoo predict IMAGE --checkpoint {out} --runtime onnx")
 
 
 def _short(value, limit: int = 40) -> str:
@@ -301,8 +387,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="train on this many images only (a stratified subset)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="top-1/top-5 error of a checkpoint, or of an ensemble of several")
-    p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint.pt or model.safetensors of `cnnzoo train`")
-    p.add_argument("--data", help="dataset (default: the one the first checkpoint was trained on)")
+    p.add_argument("--checkpoint", nargs="+", help="checkpoint.pt or model.safetensors of `cnnzoo train`")
+    p.add_argument("--model", nargs="+", help="or: models to evaluate with published weights (see --pretrained)")
+    p.add_argument("--pretrained", nargs="+", metavar="WEIGHTS",
+                   help="with --model: torchvision, timm, torchvision:IMAGENET1K_V1 or a file (default: the model's peer library)")
+    p.add_argument("--data", help="dataset (default: the one the first checkpoint was trained on); with --model: "
+                   "an ImageNet folder holding val/, or a folder of <wnid> class folders")
+    p.add_argument("--batch", type=int, default=50, help="with --model: images per batch (default 50)")
+    p.add_argument("--workers", type=int, default=2, help="with --model: decoding processes (default 2)")
+    p.add_argument("--limit", type=int, help="with --model: a stratified subset of this many images, for a quick check")
     p.add_argument("--crops", type=int, choices=(1, 10), default=1)
     p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
     p.add_argument("--confusion", help="confusion matrix PNG (default: beside the first checkpoint)")
@@ -310,9 +403,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("predict", help="the top classes of images, with probabilities")
     p.add_argument("images", nargs="+")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt / model.safetensors, or an exported .onnx")
+    p.add_argument("--model", help="or: a model with published weights (see --pretrained)")
+    p.add_argument("--pretrained", metavar="WEIGHTS", help="with --model: torchvision, timm, torchvision:IMAGENET1K_V1 or a file")
+    p.add_argument("--runtime", choices=("torch", "onnx"), help="onnx: run an exported file with onnxruntime (default for .onnx)")
     p.add_argument("--top", type=int, default=5)
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("export", help="ONNX or TorchScript for deployment, BatchNorm folded, checked against PyTorch")
+    p.add_argument("model")
+    p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt or model.safetensors")
+    p.add_argument("--pretrained", metavar="WEIGHTS", help="or: published weights, torchvision, timm, torchvision:IMAGENET1K_V1 or a file")
+    p.add_argument("--format", choices=tuple(FORMATS), default="onnx")
+    p.add_argument("--dynamic-batch", action="store_true", help="any batch size at run time (default: the export batch only)")
+    p.add_argument("--batch", type=int, default=1, help="the batch size to export at (default 1)")
+    p.add_argument("--out", help="the file to write (default: beside the checkpoint, or MODEL.onnx / MODEL.pt here)")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("info", help="a model's paper, reference numbers, deviations and options")
     p.add_argument("model")
     p.set_defaults(func=cmd_info)

@@ -9,6 +9,7 @@ Nothing is downloaded: a source keyword looks where the peer library would have 
 when the file is absent, says which file to put where. Files are read without running code
 (`torch.load(weights_only=True)`, safetensors).
 """
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
 from ..registry import Peer, model_info
 from .peers import build_peer, load_peer_state_dict
@@ -28,26 +30,6 @@ class WeightsNotFoundError(CnnzooError):
 
 
 @dataclass(frozen=True)
-class Preprocessing:
-    """How the weights' authors fed images to the network at evaluation."""
-
-    input_size: int  # the centre crop
-    resize: int  # the shorter side is resized to this before the crop
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    interpolation: str = "bilinear"  # bilinear | bicubic
-    channel_order: str = "RGB"
-
-    @property
-    def crop_fraction(self) -> float:
-        return self.input_size / self.resize
-
-    def describe(self) -> str:
-        return (f"resize the shorter side to {self.resize} ({self.interpolation}), centre crop {self.input_size}, "
-                f"{self.channel_order} in 0..1, mean {self.mean}, std {self.std}")  # fmt: skip
-
-
-@dataclass(frozen=True)
 class WeightSource:
     library: str
     peer: Peer
@@ -56,6 +38,36 @@ class WeightSource:
     preprocessing: Preprocessing
     top1: float | None = None  # published ImageNet-1k accuracy of these weights, %
     top5: float | None = None
+    name: str = ""  # the weights' own name: ResNet50_Weights.IMAGENET1K_V2, legacy_seresnet50.in1k
+    published_by: str = ""  # where top1/top5 come from
+
+    @property
+    def available(self) -> Path | None:
+        return next((f for f in self.files if f.is_file()), None)
+
+    def published(self) -> str:
+        if self.top1 is None:
+            return "no published accuracy known to cnnzoo"
+        top5 = f", top-5 {self.top5:.3f}%" if self.top5 is not None else ""
+        return f"top-1 {self.top1:.3f}%{top5} ({self.published_by})"
+
+
+# timm publishes its weights' accuracies in results/results-imagenet.csv of its repository, not in the
+# package: these are that file's rows (huggingface/pytorch-image-models@0173a139), each measured at the
+# weights' own input size and crop_pct. That version predates mobilenetv1_100's weights: none for it.
+TIMM_PUBLISHED: dict[str, tuple[float, float]] = {
+    "inception_resnet_v2.tf_in1k": (80.462, 95.308),
+    "resnext101_32x4d.fb_ssl_yfcc100m_ft_in1k": (80.924, 95.734),
+    "legacy_seresnet18.in1k": (71.766, 90.332),
+    "legacy_seresnet34.in1k": (74.808, 92.126),
+    "legacy_seresnet50.in1k": (77.644, 93.758),
+    "legacy_seresnet101.in1k": (78.386, 94.262),
+    "legacy_seresnet152.in1k": (78.660, 94.370),
+    "legacy_seresnext50_32x4d.in1k": (79.076, 94.432),
+    "legacy_seresnext101_32x4d.in1k": (80.230, 95.026),
+    "legacy_senet154.in1k": (81.308, 95.492),
+    "legacy_xception.tf_in1k": (79.040, 94.382),
+}
 
 
 def hub_dir() -> Path:
@@ -68,18 +80,24 @@ def hf_cache() -> Path:
     return Path(root)
 
 
-def _torchvision_source(peer: Peer) -> WeightSource:
+def _torchvision_sources(peer: Peer) -> list[WeightSource]:
+    """Every set of ImageNet weights torchvision publishes for the architecture, its DEFAULT first."""
     import torchvision
 
-    weights = torchvision.models.get_model_weights(peer.name).DEFAULT
-    t = weights.transforms()
-    prep = Preprocessing(t.crop_size[0], t.resize_size[0], tuple(t.mean), tuple(t.std), t.interpolation.value)
-    metrics = weights.meta.get("_metrics", {}).get("ImageNet-1K", {})
-    name = weights.url.rsplit("/", 1)[-1]
-    return WeightSource("torchvision", peer, (hub_dir() / "checkpoints" / name,), weights.url, prep, metrics.get("acc@1"), metrics.get("acc@5"))
+    enum = torchvision.models.get_model_weights(peer.name)
+    sources = []
+    for weights in sorted(enum, key=lambda w: w is not enum.DEFAULT):
+        t = weights.transforms()
+        prep = Preprocessing(t.crop_size[0], t.resize_size[0], tuple(t.mean), tuple(t.std), t.interpolation.value)
+        metrics = weights.meta.get("_metrics", {}).get("ImageNet-1K", {})
+        file = hub_dir() / "checkpoints" / weights.url.rsplit("/", 1)[-1]
+        name = f"{enum.__name__}.{weights.name}"
+        sources.append(WeightSource("torchvision", peer, (file,), weights.url, prep, metrics.get("acc@1"), metrics.get("acc@5"),
+                                    name, f"torchvision's {name} metadata"))  # fmt: skip
+    return sources
 
 
-def _timm_source(peer: Peer) -> WeightSource:
+def _timm_sources(peer: Peer) -> list[WeightSource]:
     try:
         import timm
     except ImportError:
@@ -88,7 +106,8 @@ def _timm_source(peer: Peer) -> WeightSource:
     if cfg is None:
         raise CnnzooError(f"timm has no pretrained configuration for {peer.name}")
     size = cfg.input_size[-1]
-    prep = Preprocessing(size, int(size / cfg.crop_pct + 0.5), tuple(cfg.mean), tuple(cfg.std), cfg.interpolation or "bilinear")
+    # timm's eval transform: the shorter side to floor(size / crop_pct), then the centre crop
+    prep = Preprocessing(size, math.floor(size / cfg.crop_pct), tuple(cfg.mean), tuple(cfg.std), cfg.interpolation or "bilinear")
     files = []
     if cfg.hf_hub_id:
         repo = hf_cache() / f"models--{cfg.hf_hub_id.replace('/', '--')}" / "snapshots"
@@ -98,19 +117,54 @@ def _timm_source(peer: Peer) -> WeightSource:
     if cfg.url:
         files.append(hub_dir() / "checkpoints" / cfg.url.rsplit("/", 1)[-1])
     url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
-    return WeightSource("timm", peer, tuple(files), url or "", prep)
+    name = f"{cfg.architecture}.{cfg.tag}" if cfg.tag else cfg.architecture
+    top1, top5 = TIMM_PUBLISHED.get(name, (None, None))
+    return [WeightSource("timm", peer, tuple(files), url or "", prep, top1, top5, name, "timm's results-imagenet.csv")]
+
+
+def weight_sources(name: str, library: str) -> list[WeightSource]:
+    """All the weights `library` publishes for cnnzoo model `name`, its default first."""
+    info = model_info(name)
+    if library not in SOURCES:
+        raise CnnzooError(f"weights={library!r}: use 'torchvision', 'timm' (or 'torchvision:IMAGENET1K_V1' for one set) or a file path")
+    if info.peer is None:
+        raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import; pass a file of its own")
+    if info.peer.library != library:
+        raise CnnzooError(f"{name}'s weights come from {info.peer.library} ({info.peer.name}), not {library}: use weights='{info.peer.library}'")
+    return _torchvision_sources(info.peer) if library == "torchvision" else _timm_sources(info.peer)
 
 
 def weight_source(name: str, source: str) -> WeightSource:
-    """Where the `source` library's weights for cnnzoo model `name` live, and how they were trained to be fed."""
+    """Where the weights for cnnzoo model `name` live and how they want their images. `source` is a
+    library ('torchvision', 'timm': its default weights, or, when only another published set is on
+    this machine, that one) or one named set ('torchvision:IMAGENET1K_V1')."""
+    library, _, variant = source.partition(":")
+    sources = weight_sources(name, library)
+    if variant:
+        chosen = [s for s in sources if s.name.rsplit(".", 1)[-1] == variant or s.name == variant]
+        if not chosen:
+            names = ", ".join(s.name.rsplit(".", 1)[-1] for s in sources)
+            raise CnnzooError(f"{library} has no weights {variant!r} for {name}: it publishes {names}")
+        return chosen[0]
+    return next((s for s in sources if s.available), sources[0])
+
+
+def source_of_file(name: str, path: Path) -> WeightSource | None:
+    """The published weights a file is, recognised by the peer library's file name (torchvision's carry
+    a hash: resnet50-0676ba61.pth is IMAGENET1K_V1); otherwise the peer's default, or None without it."""
     info = model_info(name)
-    if source not in SOURCES:
-        raise CnnzooError(f"weights={source!r}: use 'torchvision', 'timm' or a file path")
-    if info.peer is None:
-        raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import; pass a file of its own")
-    if info.peer.library != source:
-        raise CnnzooError(f"{name}'s weights come from {info.peer.library} ({info.peer.name}), not {source}: use weights='{info.peer.library}'")
-    return _torchvision_source(info.peer) if source == "torchvision" else _timm_source(info.peer)
+    try:
+        sources = weight_sources(name, info.peer.library)
+    except CnnzooError:  # timm not installed: no preprocessing to report
+        return None
+    return next((s for s in sources if any(f.name == path.name for f in s.files)), sources[0])
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet class names in the index order of every torchvision and timm classifier."""
+    import torchvision
+
+    return list(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -173,7 +227,8 @@ def pretrained_model(name: str, weights: str | Path, num_classes: int | None = N
     info = model_info(name)
     if info.peer is None:
         raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import from them")
-    source = weight_source(name, str(weights)) if str(weights) in SOURCES else None
+    keyword = str(weights).partition(":")[0] in SOURCES and not Path(weights).is_file()
+    source = weight_source(name, str(weights)) if keyword else None
     path = find_weights(source) if source else Path(weights)
     state = _in_peer_order(read_state_dict(path), info.peer)
     model = create_model(name, **{**info.peer.ours, **options})
@@ -183,11 +238,27 @@ def pretrained_model(name: str, weights: str | Path, num_classes: int | None = N
         raise WeightMismatchError(f"{path} does not fit {name}: {e}") from None
     if num_classes is not None and num_classes != info.num_classes:
         model.reset_classifier(num_classes)
-    if source is None:
-        try:
-            source = weight_source(name, info.peer.library)
-        except CnnzooError:  # timm not installed: no preprocessing to report
-            pass
+    source = source or source_of_file(name, path)
     model.preprocessing = source.preprocessing if source else None
+    model.weight_source = source
     model.weights_file = str(path)
     return model
+
+
+def pretrained_meta(name: str, model: nn.Module) -> dict:
+    """What `cnnzoo predict` and an exported file need to feed and read a model of published weights,
+    in the form of a cnnzoo run's metadata."""
+    prep: Preprocessing | None = getattr(model, "preprocessing", None)
+    if prep is None:
+        raise CnnzooError(f"cnnzoo does not know how {getattr(model, 'weights_file', 'these weights')} want their images (pip install timm)")
+    source = getattr(model, "weight_source", None)
+    return {
+        "model": name,
+        "num_classes": model_info(name).num_classes,
+        "model_options": dict(model_info(name).peer.ours),
+        "input_size": prep.input_size,
+        "class_names": imagenet_categories(),
+        "normalization": {"mean": list(prep.mean), "std": list(prep.std)},
+        "preprocessing": prep.to_dict(),
+        "weights": source.name if source else str(getattr(model, "weights_file", "")),
+    }
