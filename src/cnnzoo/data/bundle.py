@@ -47,7 +47,7 @@ class DataOptions:
 
 @dataclass
 class DataBundle:
-    train: MemoryLoader | StreamLoader
+    train: MemoryLoader | StreamLoader | None  # None: evaluation-only data
     val: MemoryLoader | StreamLoader
     classes: list[str]
     class_names: list[str]

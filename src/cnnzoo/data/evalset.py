@@ -6,13 +6,13 @@ fed as the weights' authors fed them, with labels in the classifier's 1000-class
   a subset             class folders named by WordNet id (n01440764, ...) map to their ImageNet
                        index, so 10 classes of ImageNet are scored against all 1000 outputs
 """
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import torch
 
+from .bundle import DataBundle
 from .decoding import DecodeStats
 from .folder import DataError, ImageList, imagenet_split, scan_class_folders
 from .loaders import StreamLoader
@@ -24,19 +24,6 @@ from .split import stratified_split
 def imagenet_wnids() -> tuple[str, ...]:
     text = resources.files("cnnzoo.data").joinpath("imagenet_wnids.txt").read_text()
     return tuple(line for line in text.splitlines() if line and not line.startswith("#"))
-
-
-@dataclass
-class EvalData:
-    val: StreamLoader
-    classes: list[str]  # the classifier's outputs (ImageNet wnids)
-    class_names: list[str]
-    stats: DecodeStats
-    description: str
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
 
 def _val_images(root: Path) -> tuple[ImageList, str]:
@@ -66,8 +53,9 @@ def _to_outputs(images: ImageList, outputs: list[str]) -> list[int]:
 
 
 def load_eval_data(spec: str | Path, prep: Preprocessing, outputs: list[str], class_names: list[str], crops: int = 1,
-                   batch_size: int = 50, workers: int = 2, strict: bool = False, limit: int | None = None) -> EvalData:  # fmt: skip
-    """The validation images of `spec` through `prep`, labelled by the index of their class in `outputs`."""
+                   batch_size: int = 50, workers: int = 2, strict: bool = False, limit: int | None = None) -> DataBundle:  # fmt: skip
+    """The validation images of `spec` through `prep`, labelled by the index of their class in `outputs`
+    (a bundle with no train loader)."""
     root = Path(spec).expanduser()
     if not root.exists():
         raise DataError(f"no data at {root}: give an ImageNet folder (holding val/) or a folder of class folders")
@@ -83,4 +71,4 @@ def load_eval_data(spec: str | Path, prep: Preprocessing, outputs: list[str], cl
     loader = StreamLoader(items, prep.transform(crops), batch_size, shuffle=False, drop_last=False, workers=workers,
                           strict=strict, stats=stats)  # fmt: skip
     subset = f" ({len(images.classes)} of its {len(outputs)} classes)" if len(images.classes) != len(outputs) else ""
-    return EvalData(loader, list(outputs), list(class_names), stats, f"{where}: {len(items):,} images{subset}")
+    return DataBundle(None, loader, list(outputs), list(class_names), stats, f"{where}: {len(items):,} images{subset}")

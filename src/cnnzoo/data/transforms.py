@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torchvision import transforms as T
 
 from ..errors import CnnzooError
+from .preprocessing import Preprocessing
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -81,11 +82,8 @@ def stream_train_transform(name: str, size: int):
 
 
 def stream_eval_transform(size: int, crop_ratio: float = 0.875, crops: int = 1):
-    resize = T.Resize(int(round(size / crop_ratio)))
-    if crops == 1:
-        return T.Compose([resize, T.CenterCrop(size), *_finish(size, False)])
-    to_tensor = T.Compose(_finish(size, False))
-    return T.Compose([resize, T.TenCrop(size), T.Lambda(lambda crops: torch.stack([to_tensor(c) for c in crops]))])
+    """The shorter side resized to size / crop_ratio, then the centre crop (or 10 crops), ImageNet-normalised."""
+    return Preprocessing(size, int(round(size / crop_ratio)), IMAGENET_MEAN, IMAGENET_STD).transform(crops)
 
 
 # -- whole batches of uint8 images in memory ------------------------------------------------------

@@ -11,7 +11,8 @@ from pathlib import Path
 from torch import nn
 
 from ..analysis.timing import ExecPath, prepare
-from ..data.evalset import EvalData, imagenet_wnids, load_eval_data
+from ..data.bundle import DataBundle
+from ..data.evalset import imagenet_wnids, load_eval_data
 from ..distributed import SINGLE, World
 from ..errors import CnnzooError
 from ..evaluate import Metrics, evaluate
@@ -55,7 +56,7 @@ def load_pretrained(names: list[str], weights: list[str]) -> list[nn.Module]:
 
 def evaluate_pretrained(names: list[str], weights: list[str], data: str | Path, path: ExecPath, crops: int = 1,
                         batch_size: int = 50, workers: int = 2, limit: int | None = None, strict: bool = False,
-                        world: World = SINGLE) -> tuple[EvalData, list[Scored], Metrics | None]:  # fmt: skip
+                        world: World = SINGLE) -> tuple[DataBundle, list[Scored], Metrics | None]:  # fmt: skip
     """Each model's top-1/top-5 on the validation images of `data` (and their ensemble's, for several)."""
     models = load_pretrained(names, weights)
     preps = {m.preprocessing for m in models}
