@@ -261,6 +261,8 @@ def _eval_pretrained(args: argparse.Namespace) -> None:
         print(f"preprocessing: {prep.describe()}")
     for s in scored:
         print("\n".join(s.lines()))
+    if args.crops > 1:
+        print("(the published accuracies are for one centre crop)")
     if ensemble is not None:
         print(f"ensemble of {len(scored)} (softmax average): {ensemble.line()}")
     if args.confusion:
