@@ -176,3 +176,23 @@ def test_predict_with_published_weights_names_imagenet_classes(capsys, caches, i
     image = next((imagenet_val / "val" / "n01440764").iterdir())
     assert main(["predict", str(image), "--model", "resnet18", "--top", "1"]) == 0
     assert "toilet tissue 100.0%" in capsys.readouterr().out  # class 999, by torchvision's category names
+
+
+def test_compare_and_eval_quote_the_same_published_accuracy():
+    """`cnnzoo compare`'s published column and `eval`'s published line agree, and the torchvision
+    numbers are torchvision's own metadata (the IMAGENET1K_V1 sets, the ones the papers' era trained)."""
+    from cnnzoo.accuracy import PUBLISHED, TIMM_RESULTS
+
+    checked = 0
+    for name, acc in PUBLISHED.items():
+        peer = cnnzoo.model_info(name).peer
+        if peer is None or "paper" in acc.source:
+            continue
+        if peer.library == "timm" and pytest.importorskip("timm"):
+            src = weight_source(name, "timm")
+            assert src.name in acc.source and (src.top1, src.top5) == (acc.top1, acc.top5) == TIMM_RESULTS[src.name], name
+        else:
+            src = weight_source(name, "torchvision:IMAGENET1K_V1")
+            assert (src.top1, src.top5) == (acc.top1, acc.top5), name
+        checked += 1
+    assert checked >= 25

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..accuracy import TIMM_RESULTS
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
 from ..registry import Peer, model_info
@@ -50,24 +51,6 @@ class WeightSource:
             return "no published accuracy known to cnnzoo"
         top5 = f", top-5 {self.top5:.3f}%" if self.top5 is not None else ""
         return f"top-1 {self.top1:.3f}%{top5} ({self.published_by})"
-
-
-# timm publishes its weights' accuracies in results/results-imagenet.csv of its repository, not in the
-# package: these are that file's rows (huggingface/pytorch-image-models@0173a139), each measured at the
-# weights' own input size and crop_pct. That version predates mobilenetv1_100's weights: none for it.
-TIMM_PUBLISHED: dict[str, tuple[float, float]] = {
-    "inception_resnet_v2.tf_in1k": (80.462, 95.308),
-    "resnext101_32x4d.fb_ssl_yfcc100m_ft_in1k": (80.924, 95.734),
-    "legacy_seresnet18.in1k": (71.766, 90.332),
-    "legacy_seresnet34.in1k": (74.808, 92.126),
-    "legacy_seresnet50.in1k": (77.644, 93.758),
-    "legacy_seresnet101.in1k": (78.386, 94.262),
-    "legacy_seresnet152.in1k": (78.660, 94.370),
-    "legacy_seresnext50_32x4d.in1k": (79.076, 94.432),
-    "legacy_seresnext101_32x4d.in1k": (80.230, 95.026),
-    "legacy_senet154.in1k": (81.308, 95.492),
-    "legacy_xception.tf_in1k": (79.040, 94.382),
-}
 
 
 def hub_dir() -> Path:
@@ -118,7 +101,7 @@ def _timm_sources(peer: Peer) -> list[WeightSource]:
         files.append(hub_dir() / "checkpoints" / cfg.url.rsplit("/", 1)[-1])
     url = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg.hf_hub_id else cfg.url
     name = f"{cfg.architecture}.{cfg.tag}" if cfg.tag else cfg.architecture
-    top1, top5 = TIMM_PUBLISHED.get(name, (None, None))
+    top1, top5 = TIMM_RESULTS.get(name, (None, None))
     return [WeightSource("timm", peer, tuple(files), url or "", prep, top1, top5, name, "timm's results-imagenet.csv")]
 
 
