@@ -15,23 +15,11 @@ from pathlib import Path
 
 import onnxruntime
 import torch
-from torch import nn
 
 import cnnzoo
 from cnnzoo.analysis.timing import ExecPath, default_path, prepare, time_models
-from cnnzoo.export import export_model, load_onnx
+from cnnzoo.export import OnnxModel, export_model
 from cnnzoo.interop import build_peer, load_peer_state_dict
-
-
-class OnnxRuntime(nn.Module):
-    """An onnxruntime session behind nn.Module's call, for the shared timing loop."""
-
-    def __init__(self, file: Path, threads: int):
-        super().__init__()
-        self.run = load_onnx(file, threads)[0]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.run(x)
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -60,7 +48,7 @@ def main() -> None:
         runs = {
             "torchvision fp32 eager": (prepare(peer, eager), eager),
             "cnnzoo, default path": (prepare(ours, path), path),
-            "onnxruntime, cnnzoo export": (OnnxRuntime(file, threads), plain),
+            "onnxruntime, cnnzoo export": (OnnxModel(file, threads), plain),
         }
         for batch in args.batches:
             x = torch.randn(batch, 3, size, size)

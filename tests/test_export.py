@@ -59,8 +59,11 @@ def test_a_fixed_batch_export_and_the_metadata_it_carries(tmp_path):
     run, read = load_onnx(tmp_path / "r.onnx")
     assert read == meta
     assert run(torch.randn(2, 3, 32, 32)).shape == (2, 10)
-    with pytest.raises(ExportError, match="takes batches of 2.*--dynamic-batch"):  # the batch is part of the graph
-        run(torch.randn(3, 3, 32, 32))
+    x = torch.randn(5, 3, 32, 32)  # the graph takes batches of 2: five images run as 2 + 2 + 1 (padded)
+    with torch.no_grad():
+        torch.testing.assert_close(run(x), model(x), atol=1e-4, rtol=1e-3)
+    session = ort.InferenceSession(str(tmp_path / "r.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape[0] == 2  # without --dynamic-batch the batch is part of the graph
 
 
 def test_torchscript_export(tmp_path):
@@ -113,6 +116,11 @@ def test_export_and_predict_from_the_command_line(capsys, tmp_path):
     assert main(["predict", *files, "--checkpoint", str(run / "model.onnx"), "--runtime", "onnx", "--top", "3"]) == 0
     by_onnx = capsys.readouterr().out
     assert by_onnx == by_torch and by_torch.count("%") == 9  # the same classes and probabilities, to the printed digit
+    assert main(["eval", "--checkpoint", str(run / "model.safetensors")]) == 0
+    metrics = capsys.readouterr().out.split("): ")[1].splitlines()[0]
+    assert main(["eval", "--checkpoint", str(run / "model.onnx")]) == 0  # the whole validation split through onnxruntime
+    out = capsys.readouterr().out
+    assert "run by onnxruntime" in out and metrics in out  # top-1, top-5 and loss as PyTorch's, to the printed digit
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -122,6 +130,8 @@ def test_export_and_predict_from_the_command_line(capsys, tmp_path):
     (["export", "resnet18", "--format", "onnx", "--out", "x.pt", "--pretrained", "P"], "ends in .onnx"),
     (["predict", "x.png", "--checkpoint", "model.pt", "--runtime", "onnx"], "give --checkpoint MODEL.onnx"),
     (["predict", "x.png", "--checkpoint", "/no/such.onnx"], "no ONNX file"),
+    (["eval", "--checkpoint", "/no/such.onnx"], "no ONNX file"),
+    (["eval", "--checkpoint", "a.onnx", "b.pt"], "not both"),
 ])  # fmt: skip
 def test_bad_export_input_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)

@@ -92,6 +92,13 @@ def test_torchvision_weights_on_a_val_folder_match_torchvision_own_pipeline(caps
     assert 0 < ref_top1 < 100  # the labels (indices 0, 1 and 999 of 1000) are also checked by the loss
     assert "12 images (3 of its 1000 classes)" in out and "centre crop 224" in out
     assert "published top-1 69.758%, top-5 89.078% (torchvision's ResNet18_Weights.IMAGENET1K_V1 metadata)" in out
+    # exported to ONNX (batch 1) and evaluated by onnxruntime: the same preprocessing, from the file's metadata
+    onnx_file = caches / "r18.onnx"
+    assert main(["export", "resnet18", "--out", str(onnx_file)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(onnx_file), "--data", str(imagenet_val), "--workers", "0", "--batch", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "run by onnxruntime" in out and float(re.search(r"loss (\d+\.\d+)", out).group(1)) == pytest.approx(ref_loss, abs=2e-4)
 
 
 def test_timm_weights_use_timm_preprocessing(caches, imagenet_val):
@@ -149,7 +156,7 @@ def test_official_layout_val_only_and_a_stratified_limit(capsys, caches, tmp_pat
     (["eval", "--model", "resnet18", "--data", "DATA"], "never downloads"),
     (["eval", "--model", "resnet18", "--checkpoint", "x.pt", "--data", "DATA"], "give one of them"),
     (["eval", "--model", "resnet20", "--data", "DATA"], "no torchvision/timm weights"),
-    (["eval", "--checkpoint", "x.pt", "--pretrained", "torchvision"], "go with --model"),
+    (["eval", "--checkpoint", "x.pt", "--pretrained", "torchvision"], "goes with --model"),
     (["eval"], "give --checkpoint"),
     (["eval", "--model", "resnet18", "--pretrained", "P", "--data", "CATS"], "not an ImageNet class"),
 ])  # fmt: skip

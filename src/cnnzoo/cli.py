@@ -10,12 +10,14 @@ from .analysis.compare import compare, plot
 from .analysis.costs import model_costs
 from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
-from .analysis.timing import default_path, explicit_path
+from .analysis.timing import ExecPath, default_path, explicit_path
 from .data import DataOptions, load_data
+from .data.evalset import imagenet_wnids, load_eval_data
+from .data.preprocessing import Preprocessing
 from .distributed import join, leave
 from .errors import CnnzooError
 from .evaluate import evaluate, plot_confusion
-from .export import FORMATS, export_model, load_onnx
+from .export import FORMATS, OnnxModel, export_model, load_onnx
 from .interop.evaluation import evaluate_pretrained
 from .interop.pretrained import pretrained_meta, pretrained_model, weight_source
 from .predict import image_transform, predict_image
@@ -202,25 +204,28 @@ def _data_for(meta: dict, data: str, crops: int, strict: bool):
 def cmd_eval(args: argparse.Namespace) -> None:
     if args.model:
         return _eval_pretrained(args)
-    if args.pretrained or args.limit:
-        raise CnnzooError("--pretrained and --limit go with --model (weights of torchvision/timm); a --checkpoint carries its own")
+    if args.pretrained:
+        raise CnnzooError("--pretrained goes with --model (weights of torchvision/timm); a --checkpoint carries its own")
     if not args.checkpoint:
-        raise CnnzooError("give --checkpoint (of `cnnzoo train`) or --model NAME [--pretrained torchvision|timm|FILE] --data FOLDER")
-    loaded = [load_trained(c) for c in args.checkpoint]
+        raise CnnzooError("give --checkpoint (of `cnnzoo train`, or an exported .onnx) or --model NAME [--pretrained W] --data FOLDER")
+    exported = [Path(c).suffix == ".onnx" for c in args.checkpoint]
+    if any(exported) and not all(exported):
+        raise CnnzooError("give either exported .onnx files or cnnzoo checkpoints, not both: they run on different runtimes")
+    loaded = [_onnx_with_meta(c) if onnx else load_trained(c) for c, onnx in zip(args.checkpoint, exported)]
     models, metas = [m for m, _ in loaded], [meta for _, meta in loaded]
-    if any(m["classes"] != metas[0]["classes"] for m in metas):
+    if any(m.get("classes", m.get("class_names")) != metas[0].get("classes", metas[0].get("class_names")) for m in metas):
         raise CnnzooError("the checkpoints were trained on different classes: they cannot be ensembled")
     if args.weights and len(args.weights) != len(models):
         raise CnnzooError(f"--weights needs one weight per checkpoint ({len(models)}), got {len(args.weights)}")
-    data = _data_for(metas[0], args.data or metas[0]["data"], args.crops, args.strict)
-    path = default_path()
+    data = _checkpoint_data(metas[0], args)
+    path = ExecPath("cpu") if any(exported) else default_path()  # onnxruntime: fp32 on the CPU, its own layouts
     world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
     path = explicit_path(path, device=device)
     models = [m.to(device) for m in models]
     members, ensemble = evaluate(models, data.val.batches(world=world), data.num_classes, path, args.weights, world)
     if not world.main:
         return
-    print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}")
+    print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}" + ("; run by onnxruntime" if any(exported) else ""))
     for ckpt, meta, m in zip(args.checkpoint, metas, members):
         print(f"{meta['model']} ({ckpt}): {m.line()}")
     if ensemble is not None:
@@ -235,6 +240,26 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(f"confusion matrix: {figure}")
     if data.stats.total:
         print(data.stats.summary())
+
+
+def _onnx_with_meta(file: str):
+    model = OnnxModel(file)
+    if "input_size" not in model.meta:
+        raise CnnzooError(f"{file} has no cnnzoo metadata: export it with `cnnzoo export`")
+    return model, model.meta
+
+
+def _checkpoint_data(meta: dict, args: argparse.Namespace):
+    """The validation data of a checkpoint: its run's (or --data), or for published weights exported
+    to ONNX, the ImageNet images of --data fed with the weights' preprocessing."""
+    if meta.get("preprocessing"):
+        if not args.data:
+            raise CnnzooError("--data is needed for an export of published weights: an ImageNet folder holding val/")
+        return load_eval_data(args.data, Preprocessing.from_dict(meta["preprocessing"]), list(imagenet_wnids()), meta["class_names"],
+                              args.crops, args.batch, args.workers, args.strict, args.limit)  # fmt: skip
+    if args.limit:
+        raise CnnzooError("--limit is for ImageNet evaluation of published weights (--model); a cnnzoo run's split is fixed")
+    return _data_for(meta, args.data or meta["data"], args.crops, args.strict)
 
 
 def _eval_pretrained(args: argparse.Namespace) -> None:
@@ -389,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="train on this many images only (a stratified subset)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="top-1/top-5 error of a checkpoint, or of an ensemble of several")
-    p.add_argument("--checkpoint", nargs="+", help="checkpoint.pt or model.safetensors of `cnnzoo train`")
+    p.add_argument("--checkpoint", nargs="+", help="checkpoint.pt or model.safetensors of `cnnzoo train`, or .onnx of `cnnzoo export` (onnxruntime)")
     p.add_argument("--model", nargs="+", help="or: models to evaluate with published weights (see --pretrained)")
     p.add_argument("--pretrained", nargs="+", metavar="WEIGHTS",
                    help="with --model: torchvision, timm, torchvision:IMAGENET1K_V1 or a file (default: the model's peer library)")
@@ -397,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "an ImageNet folder holding val/, or a folder of <wnid> class folders")
     p.add_argument("--batch", type=int, default=50, help="with --model: images per batch (default 50)")
     p.add_argument("--workers", type=int, default=2, help="with --model: decoding processes (default 2)")
-    p.add_argument("--limit", type=int, help="with --model: a stratified subset of this many images, for a quick check")
+    p.add_argument("--limit", type=int, help="with --model (or their .onnx): a stratified subset of this many images, for a quick check")
     p.add_argument("--crops", type=int, choices=(1, 10), default=1)
     p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
     p.add_argument("--confusion", help="confusion matrix PNG (default: beside the first checkpoint)")

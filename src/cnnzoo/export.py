@@ -2,7 +2,7 @@
 convolutions, checked by running the exported file against the PyTorch model before it is kept.
 
     report = export_model(model, meta, "resnet50.onnx", "onnx", dynamic_batch=True)
-    run, meta = load_onnx("resnet50.onnx")   # run(images) -> logits, with onnxruntime
+    run, meta = load_onnx("resnet50.onnx")   # run(images) -> logits, with onnxruntime (any batch size)
 
 The file carries cnnzoo's metadata (model, classes, input size, preprocessing), so `cnnzoo predict`
 can feed it images without the checkpoint. An export that fails its check is not written.
@@ -99,14 +99,33 @@ def load_onnx(file: str | Path, threads: int | None = None) -> tuple[Callable[[t
     except Exception as e:
         raise ExportError(f"onnxruntime cannot load {file}: {str(e).strip().splitlines()[0][:200]}") from None
     meta = json.loads(session.get_modelmeta().custom_metadata_map.get("cnnzoo", "{}"))
-    name, shape = session.get_inputs()[0].name, session.get_inputs()[0].shape
+    name, fixed = session.get_inputs()[0].name, session.get_inputs()[0].shape[0]
+    fixed = fixed if isinstance(fixed, int) else None  # a file exported without --dynamic-batch
 
-    def run(images: torch.Tensor) -> torch.Tensor:
-        if isinstance(shape[0], int) and images.shape[0] != shape[0]:
-            raise ExportError(f"{file} takes batches of {shape[0]}, not {images.shape[0]}: export it with --dynamic-batch for any size")
+    def run_one(images: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {name: images.detach().float().contiguous().numpy()})[0])
 
+    def run(images: torch.Tensor) -> torch.Tensor:
+        if fixed is None or len(images) == fixed:
+            return run_one(images)
+        outputs = []  # a fixed-batch file runs any batch in slices of its size, the last one zero-padded
+        for chunk in images.split(fixed):
+            padded = torch.cat([chunk, chunk.new_zeros(fixed - len(chunk), *chunk.shape[1:])])
+            outputs.append(run_one(padded)[: len(chunk)])
+        return torch.cat(outputs)
+
     return run, meta
+
+
+class OnnxModel(nn.Module):
+    """An exported file behind nn.Module's call, for `evaluate` and timing loops (fp32, on the CPU)."""
+
+    def __init__(self, file: str | Path, threads: int | None = None):
+        super().__init__()
+        self.run, self.meta = load_onnx(file, threads)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.run(images)
 
 
 def _load_torchscript(file: Path) -> Callable[[torch.Tensor], torch.Tensor]:
