@@ -88,6 +88,7 @@ def test_info_says_where_the_pretrained_weights_go(capsys, tmp_path, monkeypatch
     code, out, _ = run(capsys, "info", "resnet50")
     assert code == 0 and "weights='torchvision' (ResNet50_Weights.IMAGENET1K_V2, published top-1 80.86%): not on this machine (fetch" in out
     assert "resnet50-11ad3fa6.pth" in out and "centre crop 224" in out
+    assert "also torchvision:IMAGENET1K_V1 (top-1 76.13%, resize 256)" in out
 
 
 def test_module_entry_point_and_argparse_errors():

@@ -19,7 +19,7 @@ from .errors import CnnzooError
 from .evaluate import evaluate, plot_confusion
 from .export import FORMATS, OnnxModel, export_model, load_onnx
 from .interop.evaluation import evaluate_pretrained
-from .interop.pretrained import pretrained_meta, pretrained_model, weight_source
+from .interop.pretrained import pretrained_meta, pretrained_model, weight_source, weight_sources
 from .predict import image_transform, predict_image
 from .registry import list_models, model_info
 from .train import RECIPES, RunConfig, default_recipe_for, get_recipe, load_trained, train
@@ -103,7 +103,10 @@ def _weights_line(name: str, library: str) -> str:
     here = src.available
     accuracy = f", published top-1 {src.top1:.2f}%" if src.top1 else ""
     where = f"found at {here}" if here else f"not on this machine (fetch {src.url} to {src.files[0]})"
-    return f"weights={library!r} ({src.name}{accuracy}): {where}; {src.preprocessing.describe()}"
+    others = [o for o in weight_sources(name, library) if o.name != src.name]
+    also = "".join(f"; also {library}:{o.name.rsplit('.', 1)[-1]} (top-1 {o.top1:.2f}%, resize {o.preprocessing.resize})"
+                   for o in others if o.top1)  # fmt: skip
+    return f"weights={library!r} ({src.name}{accuracy}): {where}; {src.preprocessing.describe()}{also}"
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
