@@ -17,7 +17,8 @@ import onnxruntime
 import torch
 
 import cnnzoo
-from cnnzoo.analysis.timing import ExecPath, default_path, prepare, time_models
+from cnnzoo.analysis.timing import time_models
+from cnnzoo.execution import ExecPath, default_path, prepare
 from cnnzoo.export import OnnxModel, export_model
 from cnnzoo.interop import build_peer, load_peer_state_dict
 

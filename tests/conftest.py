@@ -1,9 +1,17 @@
+import os
 from pathlib import Path
 
 import pytest
 
-import cnnzoo
-from cnnzoo.analysis.costs import compute_costs
+from cnnzoo.execution import BF16_ENV
+
+# The suite runs the same on every CPU: the default execution path is pinned to fp32 (as on an AVX2
+# CPU) unless a test asks for the bf16 one (`cpu_path`), or the developer sets CNNZOO_CPU_BF16=1 to
+# run everything on the bf16 path. Subprocesses (CLI, torchrun) inherit the pin.
+os.environ.setdefault(BF16_ENV, "0")
+
+import cnnzoo  # noqa: E402
+from cnnzoo.analysis.costs import compute_costs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
@@ -20,3 +28,19 @@ def cifar10_root() -> Path:
     if not (CIFAR10 / "train").is_dir():
         pytest.skip(f"CIFAR-10 not found at {CIFAR10} (the shared data folder); these tests need it")
     return CIFAR10
+
+
+@pytest.fixture
+def fp32_path(monkeypatch) -> str:
+    """The fp32 default path, whatever the CPU or CNNZOO_CPU_BF16: for tests that compare numbers with
+    an fp32 reference (a peer library's own pipeline) at fp32 tolerances."""
+    monkeypatch.setenv(BF16_ENV, "0")
+    return "fp32"
+
+
+@pytest.fixture(params=["fp32", "bf16"])
+def cpu_path(request, monkeypatch) -> str:
+    """Each CPU default path in turn: fp32 + channels_last (AVX2 CPUs) and bf16 autocast + channels_last
+    (AVX-512 BF16 / AMX CPUs), forced, so that every machine runs both paths' code."""
+    monkeypatch.setenv(BF16_ENV, "1" if request.param == "bf16" else "0")
+    return request.param

@@ -15,7 +15,7 @@ from cnnzoo.distributed import World
 EVAL_SCRIPT = textwrap.dedent('''
     import json, sys
     import torch
-    from cnnzoo.analysis.timing import ExecPath
+    from cnnzoo.execution import ExecPath
     from cnnzoo.data.loaders import MemoryLoader
     from cnnzoo.distributed import join, leave
     from cnnzoo.evaluate import evaluate

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 import cnnzoo
-from cnnzoo.analysis.timing import ExecPath
 from cnnzoo.cli import main
+from cnnzoo.execution import ExecPath
 from cnnzoo.interop import build_peer
 from cnnzoo.interop.evaluation import evaluate_pretrained
 from cnnzoo.interop.pretrained import WeightsNotFoundError, weight_source
@@ -71,7 +71,7 @@ def _reference_nll(model, transform, root: Path) -> tuple[float, float]:
     return nll / n, 100 * wrong / n
 
 
-def test_torchvision_weights_on_a_val_folder_match_torchvision_own_pipeline(capsys, caches, imagenet_val):
+def test_torchvision_weights_on_a_val_folder_match_torchvision_own_pipeline(capsys, caches, imagenet_val, fp32_path):
     import torchvision
 
     torch.manual_seed(0)

@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import load_file
 
 from cnnzoo import InvalidOptionError
-from cnnzoo.analysis.timing import ExecPath
 from cnnzoo.data.loaders import Batch
 from cnnzoo.evaluate import evaluate
+from cnnzoo.execution import ExecPath
 from cnnzoo.models.base import AuxOutputs
 from cnnzoo.train import (
     RECIPES,
@@ -125,10 +125,12 @@ def _run(out, recipe, **kwargs):
     return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
 
 
-def test_resumed_run_ends_with_the_same_weights(tmp_path):
-    """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights."""
+def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
+    """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights,
+    on the fp32 path and on the bf16 autocast one."""
     recipe = get_recipe("short").override(epochs=3, batch_size=64, checkpoint_every=3)
-    _run(tmp_path / "whole", recipe)
+    whole = _run(tmp_path / "whole", recipe)
+    assert whole.final["path"].startswith(f"CPU, {cpu_path}")
     for stop in (5, 8, 13):
         with pytest.raises(StopRequested):
             _run(tmp_path / "parts", recipe, max_steps=stop, resume=stop != 5)

@@ -10,13 +10,13 @@ from .analysis.compare import compare, plot
 from .analysis.costs import model_costs
 from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
-from .analysis.timing import ExecPath, default_path, explicit_path
 from .data import DataOptions, load_data
 from .data.evalset import imagenet_wnids, load_eval_data
 from .data.preprocessing import Preprocessing
 from .distributed import join, leave
 from .errors import CnnzooError
 from .evaluate import evaluate, plot_confusion
+from .execution import ExecPath, default_path, resolve_path
 from .export import FORMATS, OnnxModel, export_model, load_onnx
 from .interop.evaluation import evaluate_pretrained
 from .interop.pretrained import pretrained_meta, pretrained_model, weight_source, weight_sources
@@ -143,14 +143,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     model_info(args.model)  # an unknown name fails here, before any work
     if args.batch < 1 or args.repeats < 1 or (args.input is not None and args.input < 1):
         raise CnnzooError("--batch, --repeats and --input must be positive")
-    base = default_path(args.device, args.train)
-    path = explicit_path(
-        base, precision=args.precision, channels_last=args.channels_last, fold_bn=args.fold_bn, compile=args.compile or None
-    )
-    if path.precision == "fp16" and not path.device.startswith("cuda"):
-        raise CnnzooError("--precision fp16 needs a CUDA device; on the CPU use bf16 or fp32")
-    if args.train and path.fold_bn:
-        raise CnnzooError("--fold-bn is for inference; drop it with --train")
+    path = resolve_path(args.precision, args.channels_last, args.fold_bn, args.compile or None, args.device, args.train)
     timings = benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup, args.repeats)
     note = "" if (args.precision or args.channels_last is not None) else " (the default path on this machine)"
     print(f"{path.describe()}{note}")
@@ -223,7 +216,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     data = _checkpoint_data(metas[0], args)
     path = ExecPath("cpu") if any(exported) else default_path()  # onnxruntime: fp32 on the CPU, its own layouts
     world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
-    path = explicit_path(path, device=device)
+    path = path.replace(device=device)
     models = [m.to(device) for m in models]
     members, ensemble = evaluate(models, data.val.batches(world=world), data.num_classes, path, args.weights, world)
     if not world.main:
@@ -278,7 +271,7 @@ def _eval_pretrained(args: argparse.Namespace) -> None:
         model_info(name)  # an unknown name fails before any loading
     path = default_path()
     world, device = join(path.device)
-    path = explicit_path(path, device=device)
+    path = path.replace(device=device)
     data, scored, ensemble = evaluate_pretrained(args.model, args.pretrained or [], args.data, path, args.crops, args.batch,
                                                  args.workers, args.limit, args.strict, world)  # fmt: skip
     if not world.main:

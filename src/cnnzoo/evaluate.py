@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .analysis.timing import ExecPath
 from .distributed import SINGLE, World
+from .execution import ExecPath
 from .fileio import atomic_path
 
 
@@ -61,8 +61,8 @@ def probabilities(model: nn.Module, images: torch.Tensor, path: ExecPath) -> tor
     """Softmax outputs; for N x crops x C x H x W input, averaged over the crops."""
     crops = images.shape[1] if images.dim() == 5 else 1
     x = images.flatten(0, 1) if crops > 1 else images
-    x = x.to(path.device, memory_format=torch.channels_last if path.channels_last else torch.contiguous_format)
-    with torch.autocast(path.device.split(":")[0], dtype=path.autocast_dtype, enabled=path.autocast_dtype is not None):
+    x = path.to_device(x)
+    with path.autocast():
         logits = model(x)
     probs = F.softmax(logits.float(), dim=1).cpu()
     return probs.view(-1, crops, probs.shape[1]).mean(1) if crops > 1 else probs

@@ -3,10 +3,11 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError
+from ..execution import ExecPath, prepare
 from ..interop import build_peer
 from ..registry import create_model, model_info
 from .profile import analyze
-from .timing import ExecPath, Timing, prepare, time_models
+from .timing import Timing, time_models
 
 
 def fold_peer(model: nn.Module) -> nn.Module:

@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 
 from ..accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, published_accuracy
+from ..execution import ExecPath, prepare
 from ..fileio import atomic_path
 from ..progress import Progress
 from ..registry import Accuracy, create_model
 from .profile import analyze
-from .timing import ExecPath, prepare, time_models
+from .timing import time_models
 
 
 @dataclass

@@ -1,82 +1,17 @@
-"""Measured speed: how a model runs (the execution path), and timed runs of it.
-
-The default path is the fastest one that is numerically safe on the machine:
-  CUDA: bf16 autocast (fp16 where bf16 is missing) and channels_last;
-  CPUs with AMX or AVX-512 BF16: bf16 autocast and channels_last;
-  other CPUs (AVX2, e.g. AMD Zen 3): fp32 and channels_last, where bf16 would be emulated and slower.
-For inference, BatchNorm is folded into the convolutions before it on every path.
-"""
-import copy
+"""Measured speed: timed runs of models on their execution paths (see cnnzoo.execution), interleaved."""
 import statistics
 import time
-from dataclasses import dataclass, replace
-from functools import cache
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..layers import fold_batchnorm
+from ..execution import ExecPath
 from ..progress import Progress
 
 
-@dataclass(frozen=True)
-class ExecPath:
-    device: str = "cpu"
-    precision: str = "fp32"  # "fp32", or "bf16" / "fp16" autocast
-    channels_last: bool = False
-    fold_bn: bool = False  # inference only: BatchNorm folded into the preceding convolution
-    compile: bool = False  # torch.compile
-
-    def describe(self) -> str:
-        parts = [self.device.upper(), self.precision]
-        parts += ["channels_last"] if self.channels_last else []
-        parts += ["BN folded"] if self.fold_bn else []
-        parts += ["compiled"] if self.compile else []
-        return ", ".join(parts)
-
-    @property
-    def autocast_dtype(self) -> torch.dtype | None:
-        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
-
-
-@cache
-def cpu_has_fast_bf16() -> bool:
-    """AMX or AVX-512 BF16 instructions, where oneDNN runs bf16 convolutions natively."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def default_path(device: str | None = None, train: bool = False) -> ExecPath:
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda"):
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    else:
-        precision = "bf16" if cpu_has_fast_bf16() else "fp32"
-    return ExecPath(device, precision, channels_last=True, fold_bn=not train)
-
-
-def prepare(model: nn.Module, path: ExecPath, train: bool = False, fold=None) -> nn.Module:
-    """A copy of `model` set up for `path`. `fold` folds BatchNorm (default: cnnzoo's Sequential folding)."""
-    model = copy.deepcopy(model).to(path.device)
-    if train:
-        model.train()
-    else:
-        model.eval()
-        if path.fold_bn:
-            model = (fold or fold_batchnorm)(model)
-    if path.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if path.compile:
-        model = torch.compile(model)
-    return model
-
-
 def _step(model: nn.Module, x: torch.Tensor, path: ExecPath, train: bool, optimizer) -> None:
-    with torch.autocast(path.device.split(":")[0], dtype=path.autocast_dtype, enabled=path.autocast_dtype is not None):
+    with path.autocast():
         if not train:
             with torch.no_grad():
                 model(x)
@@ -168,7 +103,3 @@ def time_models(
                 times[label].append(time.perf_counter() - start)
                 bar.update(note=label)
     return times
-
-
-def explicit_path(base: ExecPath, **overrides) -> ExecPath:
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from torch import nn
 
-from ..analysis.timing import ExecPath, prepare
 from ..data.bundle import DataBundle
 from ..data.evalset import imagenet_wnids, load_eval_data
 from ..distributed import SINGLE, World
 from ..errors import CnnzooError
 from ..evaluate import Metrics, evaluate
+from ..execution import ExecPath, prepare
 from ..registry import model_info
 from .pretrained import WeightSource, imagenet_categories, pretrained_model
 

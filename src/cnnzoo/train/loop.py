@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..analysis.counting import meta_model
-from ..analysis.timing import ExecPath, default_path
 from ..data import DataOptions, load_data
 from ..data.loaders import derived_seed
 from ..distributed import join
 from ..errors import CnnzooError
 from ..evaluate import evaluate
+from ..execution import ExecPath, resolve_path
 from ..fileio import atomic_write_text
 from ..models.base import AuxOutputs
 from ..progress import Progress
@@ -70,18 +70,6 @@ class RunResult:
     out: Path
 
 
-def _exec_path(recipe: Recipe, precision: str | None) -> ExecPath:
-    path = default_path(train=True)
-    wanted = precision or recipe.precision
-    if wanted != "auto":
-        if wanted == "fp16" and not path.device.startswith("cuda"):
-            raise CnnzooError("precision fp16 needs a CUDA device (it trains with gradient scaling); use bf16 or fp32 here")
-        path = ExecPath(path.device, wanted, path.channels_last, False)
-    if recipe.channels_last is not None:
-        path = ExecPath(path.device, path.precision, recipe.channels_last, False)
-    return ExecPath(path.device, path.precision, path.channels_last, False, recipe.compile)
-
-
 def _input_size(config: RunConfig, model: nn.Module, data_size: int | None) -> int:
     if config.recipe.input_size:
         return config.recipe.input_size
@@ -127,9 +115,9 @@ def train(config: RunConfig) -> RunResult:
     out = Path(config.out)
     checkpoint_file = out / "checkpoint.pt"
     resume = _check_run_folder(out, config.resume, config.dry_run)
-    path = _exec_path(recipe, config.precision)
+    path = resolve_path(config.precision or recipe.precision, recipe.channels_last, compile=recipe.compile, train=True)
     world, device = join(path.device)
-    path = ExecPath(device, path.precision, path.channels_last, path.fold_bn, path.compile)
+    path = path.replace(device=device)
     log = config.log if world.main else (lambda *args, **kwargs: None)
     if recipe.batch_size % world.size:
         raise CnnzooError(f"batch_size {recipe.batch_size} (the global batch) must be a multiple of the {world.size} processes")

@@ -1,0 +1,68 @@
+"""The execution path: one module decides it (per CPU, overridable), every consumer takes it; both CPU
+paths run on any machine (CNNZOO_CPU_BF16 forces the choice)."""
+import pytest
+import torch
+
+from cnnzoo import CnnzooError
+from cnnzoo.execution import BF16_ENV, ExecPath, _cpuinfo_has_fast_bf16, cpu_has_fast_bf16, default_path, prepare, resolve_path
+
+
+def test_the_default_path_is_the_forced_cpu_path(cpu_path):
+    inference, training = default_path("cpu"), default_path("cpu", train=True)
+    assert inference.precision == training.precision == cpu_path
+    assert inference.channels_last and training.channels_last
+    assert inference.fold_bn and not training.fold_bn  # folding is for inference only
+    assert inference.autocast_dtype == (torch.bfloat16 if cpu_path == "bf16" else None)
+
+
+def test_without_the_override_the_cpu_flags_decide(monkeypatch):
+    monkeypatch.delenv(BF16_ENV, raising=False)
+    flags = open("/proc/cpuinfo").read() if __import__("os").path.exists("/proc/cpuinfo") else ""
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    assert cpu_has_fast_bf16() == _cpuinfo_has_fast_bf16() == native
+    monkeypatch.setenv(BF16_ENV, "on")
+    assert cpu_has_fast_bf16()
+    monkeypatch.setenv(BF16_ENV, "off")
+    assert not cpu_has_fast_bf16()
+
+
+def test_explicit_choices_go_on_top_of_the_default(cpu_path):
+    assert resolve_path() == default_path()
+    assert resolve_path("auto", train=True) == default_path(train=True)
+    fp32 = resolve_path("fp32")
+    assert fp32.precision == "fp32" and fp32.channels_last and fp32.fold_bn  # only the precision changed
+    assert resolve_path("bf16", channels_last=False, fold_bn=False) == ExecPath("cpu", "bf16", False, False)
+    assert ExecPath().replace(precision=None, channels_last=True) == ExecPath(channels_last=True)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(precision="fp16", device="cpu"), "needs a CUDA device"),
+    (dict(fold_bn=True, train=True), "for inference"),
+    (dict(precision="int4"), "choose fp32, bf16, fp16"),
+])  # fmt: skip
+def test_impossible_paths_are_refused(kwargs, message):
+    with pytest.raises(CnnzooError, match=message):
+        resolve_path(**kwargs)
+
+
+def test_a_prepared_model_runs_on_each_path_close_to_plain_fp32(cpu_path):
+    """Prepared (BN folded, channels_last, autocast on the bf16 path) and run as evaluation runs it:
+    the same class scores as the plain fp32 model, within a tolerance that holds on both paths."""
+    import cnnzoo
+    from cnnzoo.evaluate import probabilities
+
+    torch.manual_seed(0)
+    model = cnnzoo.create_model("resnet20").eval()
+    with torch.no_grad():  # BatchNorm statistics that are not the identity: folding has work to do
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(8, 3, 32, 32)
+    path = default_path()
+    with torch.no_grad():
+        expected = torch.softmax(model(x), 1)
+        got = probabilities(prepare(model, path), x, path)
+    diff = (got - expected).abs().max().item()
+    assert diff < (1e-5 if cpu_path == "fp32" else 2e-2)  # bf16 keeps 8 bits of mantissa
+    assert cpu_path == "fp32" or diff > 1e-4  # the bf16 path really ran in bf16
