@@ -12,9 +12,9 @@ from PIL import Image
 
 import cnnzoo
 from cnnzoo.cli import main
+from cnnzoo.evaluation import EvalOptions, evaluate_published
 from cnnzoo.execution import ExecPath
 from cnnzoo.interop import build_peer
-from cnnzoo.interop.evaluation import evaluate_pretrained
 from cnnzoo.interop.pretrained import WeightsNotFoundError, weight_source
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -111,8 +111,9 @@ def test_timm_weights_use_timm_preprocessing(caches, imagenet_val):
     file = next(f for f in src.files if "hub" in str(f))
     file.parent.mkdir(parents=True)
     torch.save(peer.state_dict(), file)
-    data, scored, ensemble = evaluate_pretrained(["se_resnet18"], ["timm"], imagenet_val, ExecPath("cpu", channels_last=True, fold_bn=True),
-                                                 workers=0)  # fmt: skip
+    result = evaluate_published(["se_resnet18"], ["timm"], EvalOptions(data=imagenet_val, workers=0, precision="fp32"))
+    assert result.path == ExecPath("cpu", "fp32", channels_last=True, fold_bn=True)
+    scored, ensemble = result.members, result.ensemble
     transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=peer))
     ref_loss, ref_top1 = _reference_nll(peer, transform, imagenet_val)
     assert scored[0].metrics.loss == pytest.approx(ref_loss, abs=2e-4) and scored[0].metrics.top1_error == pytest.approx(ref_top1)
@@ -188,12 +189,12 @@ def test_predict_with_published_weights_names_imagenet_classes(capsys, caches, i
 def test_compare_and_eval_quote_the_same_published_accuracy():
     """`cnnzoo compare`'s published column and `eval`'s published line agree, and the torchvision
     numbers are torchvision's own metadata (the IMAGENET1K_V1 sets, the ones the papers' era trained)."""
-    from cnnzoo.accuracy import PUBLISHED, TIMM_RESULTS
+    from cnnzoo.accuracy import TIMM_RESULTS
 
     checked = 0
-    for name, acc in PUBLISHED.items():
-        peer = cnnzoo.model_info(name).peer
-        if peer is None or "paper" in acc.source:
+    for name in cnnzoo.list_models():
+        acc, peer = cnnzoo.model_info(name).published, cnnzoo.model_info(name).peer
+        if acc is None or peer is None or "paper" in acc.source:
             continue
         if peer.library == "timm" and pytest.importorskip("timm"):
             src = weight_source(name, "timm")

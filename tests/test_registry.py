@@ -6,6 +6,7 @@ import torch
 import cnnzoo
 from cnnzoo import InvalidOptionError, UnknownModelError
 from cnnzoo.registry import Paper, register_model
+from cnnzoo.train import RECIPES, recipe_for
 
 
 def test_list_models_patterns():
@@ -58,6 +59,19 @@ def test_metadata_is_complete(name):
     assert info.options()["num_classes"].default == info.num_classes
     # every option shown by `info` is a keyword the builder takes
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for n, p in info.options().items() if n != "num_classes")
+    # the training recipe of its paper is named at its registration, not guessed from its name
+    assert info.recipe in RECIPES, f"{name} names no recipe: register it with recipe=..."
+    assert recipe_for(name).name == info.recipe
+    assert info.published is None or 40 < info.published.top1 < 90 and info.published.source
+
+
+def test_the_papers_recipes_follow_the_papers():
+    """The three models that once fell back silently to the ResNet recipe now name their own papers'."""
+    assert recipe_for("xception").optimizer == "sgd" and recipe_for("xception").weight_decay == 1e-5
+    assert recipe_for("inception_resnet_v2").optimizer == "rmsprop" and recipe_for("inception_resnet_v2").gamma == 0.94
+    assert recipe_for("senet154").batch_size == 1024 and recipe_for("senet154").lr == 0.6
+    assert recipe_for("resnet20").name == recipe_for("plain56").name == "resnet_cifar"
+    assert recipe_for("zfnet").name == "alexnet" and recipe_for("se_inception_v3").name == "inception_v3"
 
 
 def test_options_default_to_the_variant():

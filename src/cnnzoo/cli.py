@@ -10,19 +10,17 @@ from .analysis.compare import compare, plot
 from .analysis.costs import model_costs
 from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
-from .data import DataOptions, load_data
-from .data.evalset import imagenet_wnids, load_eval_data
-from .data.preprocessing import Preprocessing
-from .distributed import join, leave
+from .data.transforms import meta_transform
+from .distributed import leave
 from .errors import CnnzooError
-from .evaluate import evaluate, plot_confusion
-from .execution import ExecPath, default_path, resolve_path
-from .export import FORMATS, OnnxModel, export_model, load_onnx
-from .interop.evaluation import evaluate_pretrained
-from .interop.pretrained import pretrained_meta, pretrained_model, weight_source, weight_sources
-from .predict import image_transform, predict_image
+from .evaluate import plot_confusion
+from .evaluation import EvalOptions, evaluate_checkpoints, evaluate_published
+from .execution import PRECISIONS, default_path, resolve_path
+from .export import FORMATS, export_model
+from .interop.pretrained import weight_source, weight_sources
+from .predict import load_model, load_predictor, predict_image
 from .registry import list_models, model_info
-from .train import RECIPES, RunConfig, default_recipe_for, get_recipe, load_trained, train
+from .train import RECIPES, RunConfig, get_recipe, train
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -155,7 +153,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     info = model_info(args.model)
-    recipe_name = args.recipe or default_recipe_for(args.model, info.input_size)
+    recipe_name = args.recipe or info.recipe
     recipe = get_recipe(recipe_name).parse_overrides(args.overrides)
     options = _model_options(args.model_option, info)
     data_name = Path(args.data).name or args.data
@@ -189,142 +187,54 @@ def _model_options(items: list[str], info) -> dict:
     return options
 
 
-def _data_for(meta: dict, data: str, crops: int, strict: bool):
-    r = meta["recipe"]
-    opts = DataOptions(batch_size=r["batch_size"], eval_batch_size=100, augment="none", input_size=meta["input_size"],
-                       seed=r["seed"], val_size=r["val_size"], normalize=r["normalize"], strict=strict,
-                       workers=r["workers"], crops=crops)  # fmt: skip
-    return load_data(data, opts)
-
-
 def cmd_eval(args: argparse.Namespace) -> None:
+    options = EvalOptions(data=args.data, crops=args.crops, batch_size=args.batch, workers=args.workers, limit=args.limit,
+                          strict=args.strict, precision=args.precision, weights=tuple(args.weights) if args.weights else None)  # fmt: skip
     if args.model:
-        return _eval_pretrained(args)
-    if args.pretrained:
-        raise CnnzooError("--pretrained goes with --model (weights of torchvision/timm); a --checkpoint carries its own")
-    if not args.checkpoint:
-        raise CnnzooError("give --checkpoint (of `cnnzoo train`, or an exported .onnx) or --model NAME [--pretrained W] --data FOLDER")
-    exported = [Path(c).suffix == ".onnx" for c in args.checkpoint]
-    if any(exported) and not all(exported):
-        raise CnnzooError("give either exported .onnx files or cnnzoo checkpoints, not both: they run on different runtimes")
-    loaded = [_onnx_with_meta(c) if onnx else load_trained(c) for c, onnx in zip(args.checkpoint, exported)]
-    models, metas = [m for m, _ in loaded], [meta for _, meta in loaded]
-    if any(m.get("classes", m.get("class_names")) != metas[0].get("classes", metas[0].get("class_names")) for m in metas):
-        raise CnnzooError("the checkpoints were trained on different classes: they cannot be ensembled")
-    if args.weights and len(args.weights) != len(models):
-        raise CnnzooError(f"--weights needs one weight per checkpoint ({len(models)}), got {len(args.weights)}")
-    data = _checkpoint_data(metas[0], args)
-    path = ExecPath("cpu") if any(exported) else default_path()  # onnxruntime: fp32 on the CPU, its own layouts
-    world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
-    path = path.replace(device=device)
-    models = [m.to(device) for m in models]
-    members, ensemble = evaluate(models, data.val.batches(world=world), data.num_classes, path, args.weights, world)
-    if not world.main:
+        if args.checkpoint:
+            raise CnnzooError("--model evaluates published weights and --checkpoint a run of cnnzoo's: give one of them")
+        result = evaluate_published(args.model, args.pretrained or [], options)
+    else:
+        if args.pretrained:
+            raise CnnzooError("--pretrained goes with --model (weights of torchvision/timm); a --checkpoint carries its own")
+        if not args.checkpoint:
+            raise CnnzooError("give --checkpoint (of `cnnzoo train`, or an exported .onnx) or --model NAME [--pretrained W] --data FOLDER")
+        result = evaluate_checkpoints(args.checkpoint, options)
+    if not result.main:
         return
-    print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}" + ("; run by onnxruntime" if any(exported) else ""))
-    for ckpt, meta, m in zip(args.checkpoint, metas, members):
-        print(f"{meta['model']} ({ckpt}): {m.line()}")
-    if ensemble is not None:
-        how = "weighted " if args.weights else ""
-        print(f"ensemble of {len(models)} ({how}softmax average): {ensemble.line()}")
-    result = ensemble or members[0]
-    if len(data.class_names) <= 20:
-        worst = sorted(zip(result.per_class_accuracy, data.class_names))
-        print("per-class accuracy: " + ", ".join(f"{name} {acc:.1f}%" for acc, name in worst))
-    figure = Path(args.confusion) if args.confusion else Path(args.checkpoint[0]).with_name("confusion.png")
-    plot_confusion(result.confusion, data.class_names, figure, f"{', '.join(m['model'] for m in metas)}: top-1 error {result.top1_error:.2f}%")
-    print(f"confusion matrix: {figure}")
-    if data.stats.total:
-        print(data.stats.summary())
-
-
-def _onnx_with_meta(file: str):
-    model = OnnxModel(file)
-    if "input_size" not in model.meta:
-        raise CnnzooError(f"{file} has no cnnzoo metadata: export it with `cnnzoo export`")
-    return model, model.meta
-
-
-def _checkpoint_data(meta: dict, args: argparse.Namespace):
-    """The validation data of a checkpoint: its run's (or --data), or for published weights exported
-    to ONNX, the ImageNet images of --data fed with the weights' preprocessing."""
-    if meta.get("preprocessing"):
-        if not args.data:
-            raise CnnzooError("--data is needed for an export of published weights: an ImageNet folder holding val/")
-        return load_eval_data(args.data, Preprocessing.from_dict(meta["preprocessing"]), list(imagenet_wnids()), meta["class_names"],
-                              args.crops, args.batch, args.workers, args.strict, args.limit)  # fmt: skip
-    if args.limit:
-        raise CnnzooError("--limit is for ImageNet evaluation of published weights (--model); a cnnzoo run's split is fixed")
-    return _data_for(meta, args.data or meta["data"], args.crops, args.strict)
-
-
-def _eval_pretrained(args: argparse.Namespace) -> None:
-    if args.checkpoint:
-        raise CnnzooError("--model evaluates published weights and --checkpoint a run of cnnzoo's: give one of them")
-    if not args.data:
-        raise CnnzooError("--data is needed with --model: an ImageNet folder holding val/, or a folder of class folders")
-    if args.weights:
-        raise CnnzooError("--weights (ensemble weights) goes with --checkpoint; pretrained models are averaged equally")
-    if args.limit is not None and args.limit < 1:
-        raise CnnzooError(f"--limit must be a positive number of images, got {args.limit}")
-    for name in args.model:
-        model_info(name)  # an unknown name fails before any loading
-    path = default_path()
-    world, device = join(path.device)
-    path = path.replace(device=device)
-    data, scored, ensemble = evaluate_pretrained(args.model, args.pretrained or [], args.data, path, args.crops, args.batch,
-                                                 args.workers, args.limit, args.strict, world)  # fmt: skip
-    if not world.main:
-        return
-    prep = scored[0].source.preprocessing if scored[0].source else None
-    print(f"{data.description}; {args.crops} crop{'s' if args.crops > 1 else ''}; {path.describe()}")
+    data, crops = result.data, f"{args.crops} crop{'s' if args.crops > 1 else ''}"
+    if args.model:
+        print(f"{data.description}; {crops}; {result.path.describe()}")
+    else:
+        print(f"{data.description}; {crops}" + ("; run by onnxruntime" if result.runtime == "onnxruntime" else ""))
+    prep = args.model and result.members[0].source and result.members[0].source.preprocessing
     if prep:
         print(f"preprocessing: {prep.describe()}")
-    for s in scored:
-        print("\n".join(s.lines()))
-    if args.crops > 1:
+    for member in result.members:
+        print("\n".join(member.lines()))
+    if args.model and args.crops > 1:
         print("(the published accuracies are for one centre crop)")
-    if ensemble is not None:
-        print(f"ensemble of {len(scored)} (softmax average): {ensemble.line()}")
-    if args.confusion:
-        result = ensemble or scored[0].metrics
-        plot_confusion(result.confusion, data.class_names, Path(args.confusion), f"{', '.join(args.model)}: top-1 error {result.top1_error:.2f}%")
-        print(f"confusion matrix: {args.confusion}")
+    if result.ensemble is not None:
+        how = "weighted " if args.weights else ""
+        print(f"ensemble of {len(result.members)} ({how}softmax average): {result.ensemble.line()}")
+    names = data.class_names
+    if len(names) <= 20:
+        worst = sorted(zip(result.result.per_class_accuracy, names))
+        print("per-class accuracy: " + ", ".join(f"{name} {acc:.1f}%" for acc, name in worst))
+    figure = args.confusion or (None if args.model else Path(args.checkpoint[0]).with_name("confusion.png"))
+    if figure:
+        title = f"{', '.join(m.name for m in result.members)}: top-1 error {result.result.top1_error:.2f}%"
+        plot_confusion(result.result.confusion, names, Path(figure), title)
+        print(f"confusion matrix: {figure}")
     if data.stats.total:
         print(data.stats.summary())
-
-
-def _model_and_meta(args: argparse.Namespace, model_name: str | None = None):
-    """The model of --checkpoint (a cnnzoo run) or of --model with --pretrained weights, and its metadata."""
-    if args.checkpoint and args.pretrained:
-        raise CnnzooError("--checkpoint (a cnnzoo run) and --pretrained (published weights) exclude each other: give one")
-    if args.checkpoint:
-        model, meta = load_trained(args.checkpoint)
-        if model_name and meta["model"] != model_name:
-            raise CnnzooError(f"{args.checkpoint} holds a {meta['model']}, not a {model_name}")
-        return model, meta
-    if not model_name:
-        raise CnnzooError("give --checkpoint (of `cnnzoo train`), or --model NAME with published weights (--pretrained torchvision|timm|FILE)")
-    info = model_info(model_name)
-    if info.peer is None and not args.pretrained:
-        raise CnnzooError(f"{model_name} has no torchvision/timm weights: give --checkpoint of a cnnzoo run, or --pretrained FILE")
-    model = pretrained_model(model_name, args.pretrained or info.peer.library)
-    return model.eval(), pretrained_meta(model_name, model)
+    if not args.model and result.runtime == "PyTorch":
+        print(f"execution path: {result.path.describe()} (--precision auto: the fastest here)")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    runtime = args.runtime or ("onnx" if args.checkpoint and Path(args.checkpoint).suffix == ".onnx" else "torch")
-    if runtime == "onnx":
-        if not args.checkpoint or Path(args.checkpoint).suffix != ".onnx":
-            raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
-        run, meta = load_onnx(args.checkpoint)
-        if "input_size" not in meta:
-            raise CnnzooError(f"{args.checkpoint} has no cnnzoo metadata: export it with `cnnzoo export`")
-    else:
-        if args.checkpoint and Path(args.checkpoint).suffix == ".onnx":
-            raise CnnzooError(f"{args.checkpoint} is an ONNX file: it runs with --runtime onnx")
-        run, meta = _model_and_meta(args, args.model)
-    transform = image_transform(meta)
+    run, meta = load_predictor(args.checkpoint, args.model, args.pretrained, args.runtime)
+    transform = meta_transform(meta)
     names = meta["class_names"]
     for image in args.images:
         probs = predict_image(run, image, transform)
@@ -343,7 +253,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         out = Path(f"{args.model}{suffix}")
     if out.suffix != suffix:
         raise CnnzooError(f"--out {out}: a {args.format} file ends in {suffix}")
-    model, meta = _model_and_meta(args, args.model)
+    model, meta = load_model(args.checkpoint, args.model, args.pretrained)
     report = export_model(model, meta, out, args.format, args.dynamic_batch, args.batch)
     print(report.line())
     if args.format == "onnx":
@@ -414,11 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", nargs="+", help="or: models to evaluate with published weights (see --pretrained)")
     p.add_argument("--pretrained", nargs="+", metavar="WEIGHTS",
                    help="with --model: torchvision, timm, torchvision:IMAGENET1K_V1 or a file (default: the model's peer library)")
-    p.add_argument("--data", help="dataset (default: the one the first checkpoint was trained on); with --model: "
-                   "an ImageNet folder holding val/, or a folder of <wnid> class folders")
-    p.add_argument("--batch", type=int, default=50, help="with --model: images per batch (default 50)")
-    p.add_argument("--workers", type=int, default=2, help="with --model: decoding processes (default 2)")
-    p.add_argument("--limit", type=int, help="with --model (or their .onnx): a stratified subset of this many images, for a quick check")
+    p.add_argument("--data", help="dataset (default: the one the first checkpoint was trained on: its validation split), or a "
+                   "folder of <class>/ image folders (labelled images alone); with --model: an ImageNet folder holding val/, "
+                   "or a folder of <wnid> class folders")
+    p.add_argument("--batch", type=int, help="images per batch (default: the run's recipe's; 50 with --model)")
+    p.add_argument("--workers", type=int, help="decoding processes (default: the run's recipe's; 2 with --model)")
+    p.add_argument("--limit", type=int, help="a stratified subset of this many images of evaluation-only data (ImageNet val, "
+                   "a labelled folder), for a quick check")
+    p.add_argument("--precision", choices=(*PRECISIONS, "auto"), default="fp32",
+                   help="fp32 (default: machine-independent, faithful to published numbers), or auto: the fastest safe path here")
     p.add_argument("--crops", type=int, choices=(1, 10), default=1)
     p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
     p.add_argument("--confusion", help="confusion matrix PNG (default: beside the first checkpoint)")

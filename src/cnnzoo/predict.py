@@ -1,27 +1,60 @@
 """Class probabilities for image files, preprocessed as the model was trained (a cnnzoo run) or as
-its weights' authors fed it (published weights), run by PyTorch or by an exported file's runtime."""
+its weights' authors fed it (published weights), run by PyTorch or by an exported file's runtime.
+
+    run, meta = load_predictor(checkpoint="runs/a/model.safetensors")      # or model="resnet50" (published)
+    probs = predict_image(run, "cat.jpg", meta_transform(meta))           # softmax over meta["class_names"]
+"""
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torchvision import transforms as T
+from torch import nn
 
 from .data.decoding import decode
-from .data.preprocessing import Preprocessing
-from .train.weights import normalize_tensor
+from .errors import CnnzooError
+from .export import load_onnx
+from .factory import create_model
+from .interop.pretrained import pretrained_meta
+from .registry import model_info
+from .train.weights import load_trained
 
 
-def image_transform(meta: dict) -> Callable:
-    """PIL image -> normalised C x H x W tensor. Published weights carry their `preprocessing`; a
-    cnnzoo run its normalisation: small-image models (64 px or less) see the whole image resized to
-    their input, larger ones a centre crop of it resized to size / 0.875, as in evaluation."""
-    if meta.get("preprocessing"):
-        return Preprocessing.from_dict(meta["preprocessing"]).transform()
-    size = meta["input_size"]
-    mean, std = normalize_tensor(meta)
-    mean, std = (mean.view(-1, 1, 1), std.view(-1, 1, 1)) if mean.dim() == 1 else (mean, std)
-    resize = [T.Resize([size, size])] if size <= 64 else [T.Resize(round(size / 0.875)), T.CenterCrop(size)]
-    return T.Compose([*resize, T.ToTensor(), T.Lambda(lambda x: (x - mean) / std)])
+def load_model(checkpoint: str | Path | None = None, model: str | None = None, pretrained: str | None = None) -> tuple[nn.Module, dict]:
+    """A model in eval mode and its metadata (classes, input size, preprocessing): of `checkpoint` (a cnnzoo
+    run's), or of the registered `model` with published weights (`pretrained`, default its peer library's)."""
+    if checkpoint and pretrained:
+        raise CnnzooError("--checkpoint (a cnnzoo run) and --pretrained (published weights) exclude each other: give one")
+    if checkpoint:
+        net, meta = load_trained(checkpoint)
+        if model and meta["model"] != model:
+            raise CnnzooError(f"{checkpoint} holds a {meta['model']}, not a {model}")
+        return net, meta
+    if not model:
+        raise CnnzooError("give --checkpoint (of `cnnzoo train`), or --model NAME with published weights (--pretrained torchvision|timm|FILE)")
+    info = model_info(model)
+    if info.peer is None and not pretrained:
+        raise CnnzooError(f"{model} has no torchvision/timm weights: give --checkpoint of a cnnzoo run, or --pretrained FILE")
+    net = create_model(model, weights=pretrained or info.peer.library)
+    return net.eval(), pretrained_meta(model, net)
+
+
+def load_predictor(checkpoint: str | Path | None = None, model: str | None = None, pretrained: str | None = None,
+                   runtime: str | None = None) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:  # fmt: skip
+    """`run(images) -> logits` and the metadata to feed it: PyTorch, or onnxruntime for an exported
+    .onnx file (`runtime="onnx"`, the default for one)."""
+    onnx_file = checkpoint is not None and Path(checkpoint).suffix == ".onnx"
+    runtime = runtime or ("onnx" if onnx_file else "torch")
+    if runtime == "onnx":
+        if not onnx_file:
+            raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
+        run, meta = load_onnx(checkpoint)
+        if "input_size" not in meta:
+            raise CnnzooError(f"{checkpoint} has no cnnzoo metadata: export it with `cnnzoo export`")
+        return run, meta
+    if onnx_file:
+        raise CnnzooError(f"{checkpoint} is an ONNX file: it runs with --runtime onnx")
+    return load_model(checkpoint, model, pretrained)
 
 
 @torch.no_grad()

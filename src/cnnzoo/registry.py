@@ -1,7 +1,9 @@
-"""The model registry: every architecture is a small builder registered with its paper metadata.
+"""The model registry: every architecture is a small builder registered with everything known about
+it (paper, table, reference counts, peer, training recipe, published accuracy), in one place.
 
-Tests, the CLI and the analyzer all iterate over this registry, so a model is covered the
-moment it is registered.
+Data only: building a model with pretrained weights is `cnnzoo.factory.create_model`, above both
+this registry and `interop`. Tests, the CLI and the analyzer all iterate over this registry, so a
+model is covered the moment it is registered.
 """
 import difflib
 import fnmatch
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from .accuracy import Accuracy
 from .errors import InvalidOptionError, UnknownModelError
 
 
@@ -44,15 +47,6 @@ class Peer:
 
 
 @dataclass(frozen=True)
-class Accuracy:
-    """Published ImageNet-1k accuracy (%, single centre crop) and whose it is."""
-
-    top1: float
-    top5: float | None
-    source: str
-
-
-@dataclass(frozen=True)
 class ModelInfo:
     """What cnnzoo knows about a registered model, beyond its code."""
 
@@ -69,11 +63,28 @@ class ModelInfo:
     reference_options: dict  # options under which the reference counts hold (e.g. no aux heads)
     deviations: tuple[str, ...]  # documented differences from the paper
     peer: Peer | None
+    recipe: str | None  # the training recipe of its paper (a name in cnnzoo.train.RECIPES)
+    published: Accuracy | None  # published ImageNet accuracy: of the peer's weights, or the paper's
     builder: Callable[..., nn.Module] = field(repr=False, compare=False)
 
     def options(self) -> dict[str, inspect.Parameter]:
         """The keyword options `create_model` accepts for this model."""
         return _options_of(self.builder)
+
+    def build(self, num_classes: int | None = None, **options) -> nn.Module:
+        """The model with random weights; `num_classes` defaults to the model's (1000 for ImageNet).
+        Unknown options are refused with the list of known ones."""
+        allowed = self.options()
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise InvalidOptionError(
+                f"{self.name} has no option {', '.join(map(repr, unknown))}; "
+                f"its options are: {', '.join(o for o in allowed if o != 'num_classes')}"
+            )
+        num_classes = self.num_classes if num_classes is None else num_classes
+        if not isinstance(num_classes, int) or num_classes < 0:
+            raise InvalidOptionError(f"num_classes must be a whole number >= 0, got {num_classes!r}")
+        return self.builder(num_classes=num_classes, **options)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -91,6 +102,8 @@ def register_model(
     reference_options: dict | None = None,
     deviations: tuple[str, ...] = (),
     peer: Peer | None = None,
+    recipe: str | None = None,
+    published: Accuracy | None = None,
 ):
     """Decorator: register a builder under its function name."""
 
@@ -112,6 +125,8 @@ def register_model(
             reference_options=dict(reference_options or {}),
             deviations=tuple(deviations),
             peer=peer,
+            recipe=recipe,
+            published=published,
             builder=builder,
         )
         return builder
@@ -149,28 +164,3 @@ def _options_of(builder: Callable) -> dict[str, inspect.Parameter]:
         for name, p in inspect.signature(builder).parameters.items()
         if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
-
-
-def create_model(name: str, num_classes: int | None = None, weights=None, **options) -> nn.Module:
-    """Build a registered model by name. `num_classes` defaults to the model's (1000 for ImageNet).
-
-    `weights`: "torchvision" or "timm" (the peer library's file, from its local cache; never
-    downloaded) or a path to a torchvision/timm state dict (.pth, .pt, .bin, .safetensors). The
-    model is then built as the peer's variant (its `Peer.ours` options) and, for another
-    `num_classes`, gets a fresh classifier on the pretrained backbone."""
-    info = model_info(name)
-    if weights is not None:
-        from .interop.pretrained import pretrained_model
-
-        return pretrained_model(name, weights, num_classes, **options)
-    allowed = info.options()
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InvalidOptionError(
-            f"{name} has no option {', '.join(map(repr, unknown))}; "
-            f"its options are: {', '.join(o for o in allowed if o != 'num_classes')}"
-        )
-    num_classes = info.num_classes if num_classes is None else num_classes
-    if not isinstance(num_classes, int) or num_classes < 0:
-        raise InvalidOptionError(f"num_classes must be a whole number >= 0, got {num_classes!r}")
-    return info.builder(num_classes=num_classes, **options)

@@ -5,7 +5,7 @@ from torch import nn
 from ..errors import CnnzooError
 from ..execution import ExecPath, prepare
 from ..interop import build_peer
-from ..registry import create_model, model_info
+from ..registry import model_info
 from .profile import analyze
 from .timing import Timing, time_models
 
@@ -32,7 +32,7 @@ def benchmark(
 ) -> list[Timing]:
     info = model_info(name)
     size = input_size or info.input_size
-    runs = {f"{name} (cnnzoo)": (prepare(create_model(name), path, train), path)}
+    runs = {f"{name} (cnnzoo)": (prepare(info.build(), path, train), path)}
     if vs:
         if info.peer is None or info.peer.library != vs:
             have = f"its peer is {info.peer}" if info.peer else "it has no peer"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from ..accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, published_accuracy
+from ..accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, Accuracy
 from ..execution import ExecPath, prepare
 from ..fileio import atomic_path
 from ..progress import Progress
-from ..registry import Accuracy, create_model
+from ..registry import model_info
 from .profile import analyze
 from .timing import time_models
 
@@ -34,11 +34,11 @@ def compare(
     rows = []
     for name in names:
         a = analyze(name)
-        rows.append(Compared(name, a.params, a.macs, a.activation_bytes, a.input_shape[-1], published_accuracy(name)))
+        rows.append(Compared(name, a.params, a.macs, a.activation_bytes, a.input_shape[-1], model_info(name).published))
     if measure:
         with Progress(len(rows), "measuring", "models") as bar:
             for row in rows:
-                model = prepare(create_model(row.name), path)
+                model = prepare(model_info(row.name).build(), path)
                 for size, attr in ((1, "latency_ms"), (batch, "throughput")):
                     x = torch.randn(size, 3, row.input_size, row.input_size)
                     runs = {row.name: (model, path)}

@@ -13,7 +13,7 @@ from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..models.base import ImageClassifier
-from ..registry import create_model, model_info
+from ..registry import model_info
 
 
 def count_params(model: nn.Module) -> int:
@@ -38,7 +38,7 @@ def _no_reset_parameters():
 def meta_model(name: str, **options) -> nn.Module:
     """A registered model built on the meta device, in eval mode (no auxiliary heads run)."""
     with torch.device("meta"), _no_reset_parameters(), no_gc():
-        model = create_model(name, **options)
+        model = model_info(name).build(**options)
         for m in model.modules():  # what .eval() does, minus nn.Module.__setattr__'s cost on every module
             m.__dict__["training"] = False
         return model

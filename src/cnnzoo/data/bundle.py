@@ -106,28 +106,72 @@ def _subset(images, labels, keep: int, seed: int):
     return images[idx], labels[idx]
 
 
-def load_data(spec: str, opts: DataOptions = DataOptions()) -> DataBundle:
+@dataclass
+class DataSource:
+    """Data found and read, before any loader is built: small images decoded into memory (`images`),
+    larger ones listed to stream (`files`). A run looks at it (`image_size`) to decide its input size,
+    then builds the loaders at that size (`bundle`)."""
+
+    classes: list[str]
+    class_names: list[str]
+    stats: DecodeStats
+    where: str
+    images: tuple[torch.Tensor, torch.Tensor] | None = None  # train: uint8 N x C x H x W, labels
+    val_images: tuple[torch.Tensor, torch.Tensor] | None = None  # the val split where the data have one
+    files: tuple[ImageList, ImageList | None] | None = None  # streamed: train and val (or None)
+
+    @property
+    def image_size(self) -> int | None:
+        """The side of the images held in memory; None for streamed data (any size, resized as loaded)."""
+        return self.images[0].shape[-1] if self.images is not None else None
+
+    def bundle(self, opts: DataOptions = DataOptions()) -> DataBundle:
+        """Training and validation loaders with `opts` (the input size included)."""
+        if self.images is not None:
+            return _memory_bundle(*self.images, self.val_images, self.classes, self.class_names, self.stats, opts, self.where)
+        return _stream_bundle(*self.files, self.stats, opts, self.where)
+
+
+def open_data(spec: str, strict: bool = False) -> DataSource:
+    """Find the data of a spec (a folder, `digits`, `synthetic`) and read what is held in memory."""
     stats = DecodeStats()
     if spec in ("digits", "synthetic"):
         images, labels, names = load_digits() if spec == "digits" else synthetic()
-        classes, val = names, None
         where = "scikit-learn's digits (1,797 8x8 scans, upscaled)" if spec == "digits" else "synthetic images"
-        return _memory_bundle(images, labels, val, classes, names, stats, opts, where)
+        return DataSource(names, names, stats, where, (images, labels))
     root = Path(spec).expanduser()
     if not root.exists():
         raise DataError(f"no data at {root}: give a dataset folder, 'digits' or 'synthetic'")
     batches = root if is_cifar_batches(root) else root / "cifar-10-batches-py"
     if is_cifar_batches(batches):
         images, labels, names = load_cifar_batches(batches, "train")
-        return _memory_bundle(images, labels, None, names, names, stats, opts, f"CIFAR-10 python batches at {batches}")
+        return DataSource(names, names, stats, f"CIFAR-10 python batches at {batches}", (images, labels))
     train = imagenet_split(root, "train")
     has_val = (root / "val").is_dir() or (root / "ILSVRC" / "Data" / "CLS-LOC" / "val").is_dir()
     val = imagenet_split(root, "val") if has_val else None
-    decoded = decode_all(train, opts.strict, stats)
+    where = f"image folders at {root}"
+    decoded = decode_all(train, strict, stats)
     if decoded is not None:
-        val_decoded = decode_all(val, opts.strict, stats) if val is not None else None
-        return _memory_bundle(*decoded, val_decoded, train.classes, train.class_names, stats, opts, f"image folders at {root}")
-    return _stream_bundle(train, val, stats, opts, f"image folders at {root}")
+        val_decoded = decode_all(val, strict, stats) if val is not None else None
+        return DataSource(train.classes, train.class_names, stats, where, decoded, val_decoded)
+    return DataSource(train.classes, train.class_names, stats, where, files=(train, val))
+
+
+def load_data(spec: str, opts: DataOptions = DataOptions()) -> DataBundle:
+    """`open_data(spec).bundle(opts)`: the loaders of a data spec in one call."""
+    return open_data(spec, opts.strict).bundle(opts)
+
+
+def is_training_data(spec: str | Path) -> bool:
+    """Whether `spec` is data a run trains on (it has a training split: `digits`, `synthetic`, CIFAR-10's
+    batches, an ImageNet-layout folder with train/), rather than labelled images to evaluate on alone."""
+    if str(spec) in ("digits", "synthetic"):
+        return True
+    root = Path(spec).expanduser()
+    return (
+        is_cifar_batches(root) or is_cifar_batches(root / "cifar-10-batches-py") or (root / "train").is_dir()
+        or (root / "ILSVRC" / "Data" / "CLS-LOC" / "train").is_dir()
+    )  # fmt: skip
 
 
 def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions, where: str) -> DataBundle:

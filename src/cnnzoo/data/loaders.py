@@ -13,6 +13,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,22 @@ class Batch:
     images: torch.Tensor  # float, normalised; N x C x H x W (or N x crops x C x H x W)
     labels: torch.Tensor
     skipped: int = 0  # samples of this batch that could not be decoded
+
+
+class Loader(Protocol):
+    """What training and evaluation ask of a loader, whichever kind it is."""
+
+    batch_size: int
+
+    def __len__(self) -> int: ...  # batches per epoch
+
+    @property
+    def num_samples(self) -> int: ...  # images per epoch
+
+    @property
+    def normalization(self) -> dict | str: ...  # as a run records it: {"mean": ..., "std": ...} or "imagenet"
+
+    def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]: ...
 
 
 class MemoryLoader:
@@ -65,6 +82,11 @@ class MemoryLoader:
     @property
     def num_samples(self) -> int:
         return len(self) * self.batch_size if self.drop_last else len(self.labels)
+
+    @property
+    def normalization(self) -> dict:
+        """The training data's statistics the images are normalised with (per channel, or per pixel)."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         mean, std = self.mean, self.std
@@ -151,6 +173,10 @@ class StreamLoader:
     @property
     def num_samples(self) -> int:
         return len(self) * self.batch_size if self.drop_last else len(self.items)
+
+    @property
+    def normalization(self) -> str:
+        return "imagenet"  # streamed images are normalised by their transforms, with ImageNet's mean/std
 
     def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]:
         n = len(self.items)

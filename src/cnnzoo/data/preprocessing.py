@@ -1,6 +1,6 @@
 """How a network wants its images at evaluation: resize the shorter side, centre-crop, scale to 0..1,
 normalise. Pretrained weights come with their authors' values (torchvision's `weights.transforms()`,
-timm's `pretrained_cfg`); a model trained by cnnzoo carries its own in its metadata."""
+timm's `pretrained_cfg`); a model trained by cnnzoo carries its own in its metadata (`meta_transform`)."""
 from dataclasses import asdict, dataclass
 
 import torch
@@ -51,3 +51,7 @@ class Preprocessing:
     def from_dict(cls, d: dict) -> "Preprocessing":
         return cls(int(d["input_size"]), int(d["resize"]), tuple(d["mean"]), tuple(d["std"]), d.get("interpolation", "bilinear"),
                    d.get("channel_order", "RGB"))  # fmt: skip
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -20,10 +20,7 @@ import torch.nn.functional as F
 from torchvision import transforms as T
 
 from ..errors import CnnzooError
-from .preprocessing import Preprocessing
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 # AlexNet's "PCA on the set of RGB pixel values": eigenvalues and eigenvectors of ImageNet's RGB
 # covariance, as published with fb.resnet.torch (the values everyone has used since).
@@ -134,3 +131,37 @@ def tensor_crops(x: torch.Tensor, size: int, crops: int, crop_ratio: float = 0.8
     corners = [x[..., :size, :size], x[..., :size, w - size :], x[..., h - size :, :size], x[..., h - size :, w - size :]]
     five = [centre, *corners]
     return torch.stack(five + [c.flip(-1) for c in five], 1)
+
+
+# -- a trained model's own evaluation input ------------------------------------------------------
+
+SMALL_INPUT = 64  # models of this input size or less are trained on whole small images (CIFAR-sized)
+
+
+def meta_normalization(meta: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """A run's normalisation: ImageNet's mean/std, or the statistics of its training data (per channel,
+    or per pixel as the ResNet paper's CIFAR preprocessing)."""
+    norm = meta["normalization"]
+    if norm == "imagenet":
+        return torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    return torch.tensor(norm["mean"]), torch.tensor(norm["std"])
+
+
+def meta_transform(meta: dict, crops: int = 1):
+    """PIL image -> normalised C x H x W (or crops x C x H x W) as a model's metadata says. Published
+    weights carry their `preprocessing`; a cnnzoo run its input size and normalisation, and is fed as its
+    validation images were: small-image models (64 px or less) see the whole image resized to their
+    input (10 crops: those of `tensor_crops`, as the in-memory loader takes them), larger ones the centre
+    crop of the shorter side resized to size / 0.875 (or the ten crops of it)."""
+    if meta.get("preprocessing"):
+        return Preprocessing.from_dict(meta["preprocessing"]).transform(crops)
+    size = meta["input_size"]
+    mean, std = meta_normalization(meta)
+    mean, std = (mean.view(-1, 1, 1), std.view(-1, 1, 1)) if mean.dim() == 1 else (mean, std)
+    if size > SMALL_INPUT:
+        return Preprocessing(size, round(size / 0.875), tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())).transform(crops)
+    def normalise(x: torch.Tensor) -> torch.Tensor:
+        x = (x - mean) / std
+        return x if crops == 1 else tensor_crops(x.unsqueeze(0), size, crops)[0]
+
+    return T.Compose([T.Resize([size, size]), T.ToTensor(), T.Lambda(normalise)])

@@ -204,7 +204,6 @@ def _in_peer_order(state: dict[str, torch.Tensor], peer: Peer) -> dict[str, torc
 def pretrained_model(name: str, weights: str | Path, num_classes: int | None = None, **options) -> nn.Module:
     """cnnzoo model `name` holding a torchvision/timm file's weights; `model.preprocessing` says how
     the weights' authors fed it images (when the peer library is known)."""
-    from ..registry import create_model
     from .peers import WeightMismatchError
 
     info = model_info(name)
@@ -214,7 +213,7 @@ def pretrained_model(name: str, weights: str | Path, num_classes: int | None = N
     source = weight_source(name, str(weights)) if keyword else None
     path = find_weights(source) if source else Path(weights)
     state = _in_peer_order(read_state_dict(path), info.peer)
-    model = create_model(name, **{**info.peer.ours, **options})
+    model = info.build(**{**info.peer.ours, **options})
     try:
         load_peer_state_dict(model, state, info.peer.aux_prefixes)
     except WeightMismatchError as e:

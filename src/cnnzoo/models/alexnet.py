@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import LocalResponseNorm
 from ..registry import Paper, Peer
@@ -175,6 +176,7 @@ register_variant(
         "adaptive 6x6 average pool before fc6: the identity at 227x227, it lets other sizes run",
         "groups=1 or 4 are the lecture's filter-groups experiment, not the paper's net",
     ),
+    recipe="alexnet",
 )
 register_variant(
     "alexnet_owt",
@@ -188,6 +190,8 @@ register_variant(
     macs=0.7142e9,
     reference="torchvision alexnet",
     peer=Peer("torchvision", "alexnet"),
+    recipe="alexnet",
+    published=torchvision_v1(56.522, 79.066),
 )
 
 _ZF_DEVIATIONS = (
@@ -205,6 +209,7 @@ register_variant(
     params=62_357_608,
     reference="hand count from Fig. 3",
     deviations=_ZF_DEVIATIONS,
+    recipe="alexnet",
 )
 register_variant(
     "zfnet_wide",
@@ -217,4 +222,5 @@ register_variant(
     params=107_627_624,
     reference="hand count from the lecture's layer sizes",
     deviations=_ZF_DEVIATIONS,
+    recipe="alexnet",
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import register_variant
 from .inception_blocks import LRN, Branch, Conv, InceptionNet, InceptionNetConfig, Pool, PoolStyle
@@ -137,6 +138,7 @@ register_variant(
         "He init instead of the release's Xavier init",
     ),
     reference_options=dict(aux_logits=False),
+    recipe="googlenet",
 )
 register_variant(
     "googlenet_bn",
@@ -156,4 +158,6 @@ register_variant(
         "dropout 0.2; aux heads pool adaptively to 4x4",
     ),
     peer=Peer("torchvision", "googlenet", kwargs=dict(init_weights=True), aux_prefixes=("aux1.", "aux2.")),
+    recipe="googlenet",
+    published=torchvision_v1(69.778, 89.530),
 )

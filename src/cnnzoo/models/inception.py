@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import register_variant
 from .inception_blocks import Branch, Conv, InceptionNet, InceptionNetConfig, Pool, PoolStyle
@@ -149,6 +150,8 @@ register_variant(
     reference_options=dict(aux_logits=False),
     deviations=_V3_DEVIATIONS,
     peer=Peer("torchvision", "inception_v3", kwargs=dict(init_weights=True), aux_prefixes=("AuxLogits.",)),
+    recipe="inception_v3",
+    published=torchvision_v1(77.294, 93.450),
 )
 register_variant(
     "se_inception_v3",
@@ -162,6 +165,7 @@ register_variant(
     input_size=299,
     reference_options=dict(aux_logits=False),
     deviations=_V3_DEVIATIONS,
+    recipe="inception_v3",
 )
 
 # -- BN-Inception: the table of Fig. 5 of the BatchNorm paper ---------------------------------------
@@ -235,6 +239,7 @@ register_variant(
     paper=BN_PAPER,
     follows="Fig. 5 (the Inception table) and Sec. 4.2",
     deviations=_BN_DEVIATIONS,
+    recipe="googlenet",
 )
 register_variant(
     "se_bn_inception",
@@ -246,4 +251,5 @@ register_variant(
     paper=SENET_PAPER,
     follows="Fig. 2 (SE-Inception module) on BN-Inception",
     deviations=_BN_DEVIATIONS,
+    recipe="googlenet",
 )

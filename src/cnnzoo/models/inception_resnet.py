@@ -8,6 +8,7 @@ repeats (10/20/10) differ from the paper's Fig. 15 (5/10/5).
 """
 from dataclasses import dataclass
 
+from ..accuracy import timm_published
 from ..errors import InvalidOptionError
 from ..registry import Paper, Peer
 from .base import register_variant
@@ -157,6 +158,7 @@ register_variant(
     follows="Figs. 7, 10-15 and Table 1",
     input_size=299,
     deviations=_COMMON,
+    recipe="inception_resnet",
 )
 register_variant(
     "inception_resnet_v2",
@@ -176,4 +178,6 @@ register_variant(
     )
     + _COMMON,
     peer=Peer("timm", "inception_resnet_v2"),
+    recipe="inception_resnet",
+    published=timm_published("inception_resnet_v2.tf_in1k"),
 )

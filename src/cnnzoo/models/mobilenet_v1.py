@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..accuracy import paper_reported
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct
 from ..registry import Paper, Peer
@@ -104,6 +105,8 @@ register_variant(
     reference="timm mobilenetv1_100",
     peer=Peer("timm", "mobilenetv1_100", ours=dict(act="relu6")),
     **_COMMON,
+    recipe="mobilenet",
+    published=paper_reported(70.6, "MobileNet paper, Tables 4 and 6"),
 )
 register_variant(
     "mobilenet_v1_conv",
@@ -113,6 +116,8 @@ register_variant(
     __name__,
     follows="Table 4",
     **_COMMON,
+    recipe="mobilenet",
+    published=paper_reported(71.7, "MobileNet paper, Table 4"),
 )
 register_variant(
     "mobilenet_v1_shallow",
@@ -122,4 +127,6 @@ register_variant(
     __name__,
     follows="Table 5",
     **_COMMON,
+    recipe="mobilenet",
+    published=paper_reported(65.3, "MobileNet paper, Table 5"),
 )

@@ -9,6 +9,7 @@ from functools import partial
 
 from torch import Tensor, nn
 
+from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, make_divisible
 from ..registry import Paper, Peer
@@ -115,4 +116,6 @@ register_variant(
     reference="torchvision mobilenet_v2",
     deviations=("dropout 0.2 before the classifier, as torchvision (the paper does not say)",),
     peer=Peer("torchvision", "mobilenet_v2"),
+    recipe="mobilenet",
+    published=torchvision_v1(71.878, 90.286),
 )

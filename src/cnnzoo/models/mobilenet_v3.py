@@ -10,6 +10,7 @@ from functools import partial
 
 from torch import nn
 
+from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, SqueezeExcite, create_act, make_divisible
 from ..registry import Paper, Peer
@@ -135,6 +136,8 @@ register_variant(
     reference="torchvision mobilenet_v3_large",
     deviations=_DEVIATIONS,
     peer=Peer("torchvision", "mobilenet_v3_large"),
+    recipe="mobilenet",
+    published=torchvision_v1(74.042, 91.340),
 )
 register_variant(
     "mobilenet_v3_small",
@@ -150,4 +153,6 @@ register_variant(
     deviations=_DEVIATIONS
     + ("no SE on the last 1x1 conv: Table 2 marks one there, the authors' code and torchvision have none",),
     peer=Peer("torchvision", "mobilenet_v3_small"),
+    recipe="mobilenet",
+    published=torchvision_v1(67.668, 87.402),
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, make_se
 from ..registry import Paper, Peer
@@ -220,6 +221,7 @@ _V15 = (
 )
 _TV_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
 _TV_MACS = {18: 1.8141e9, 34: 3.6638e9, 50: 4.0892e9, 101: 7.8014e9, 152: 11.5136e9}
+_TV_ACCURACY = {18: (69.758, 89.078), 34: (73.314, 91.420), 50: (76.130, 92.862), 101: (77.374, 93.546), 152: (78.312, 94.046)}
 
 for _depth in RESNET_LAYERS:
     register_variant(
@@ -235,6 +237,8 @@ for _depth in RESNET_LAYERS:
         reference=f"torchvision resnet{_depth}",
         deviations=_V15 if RESNET_LAYERS[_depth][0] == "bottleneck" else (),
         peer=Peer("torchvision", f"resnet{_depth}"),
+        recipe="resnet",
+        published=torchvision_v1(*_TV_ACCURACY[_depth]),
     )
 
 for _depth in (18, 34):
@@ -246,4 +250,5 @@ for _depth in (18, 34):
         __name__,
         paper=RESNET_PAPER,
         follows=f"Table 1, {_depth}-layer column, no shortcuts (Sec. 4.1 'Plain Networks')",
+        recipe="resnet",
     )

@@ -32,6 +32,7 @@ for _depth, _params in _CIFAR_PARAMS.items():
         num_classes=10,
         params=_params,
         reference="hand count from Sec. 4.2",
+        recipe="resnet_cifar",
     )
     if _depth != 1202:
         register_variant(
@@ -46,4 +47,5 @@ for _depth, _params in _CIFAR_PARAMS.items():
             num_classes=10,
             params=_params,
             reference="hand count: a plain net has its ResNet's parameters (option A shortcuts hold none)",
+            recipe="resnet_cifar",
         )

@@ -7,6 +7,7 @@ SE-ResNeXt-152 64x4d with a three-3x3 stem. These follow the authors' Caffe rele
 downsampling bottleneck; SE-ResNeXt and SENet-154 stride the 3x3. Any ResNet or ResNeXt in
 cnnzoo takes `se=True` (or a ratio) as well.
 """
+from ..accuracy import timm_published
 from ..registry import Paper, Peer
 from .base import register_variant
 from .resnet import ResNet, resnet_config
@@ -42,6 +43,8 @@ for _depth, (_params, _macs) in _SE_RESNETS.items():
         reference=f"timm legacy_seresnet{_depth}",
         deviations=_TIMM_BASIC if _depth < 50 else (),
         peer=Peer("timm", f"legacy_seresnet{_depth}", ours=dict(act_before_se=True) if _depth < 50 else {}),
+        recipe="senet",
+        published=timm_published(f"legacy_seresnet{_depth}.in1k"),
     )
 
 for _depth, _params, _macs in ((50, 27_559_896, 4.2330e9), (101, 48_955_416, None)):
@@ -57,6 +60,8 @@ for _depth, _params, _macs in ((50, 27_559_896, 4.2330e9), (101, 48_955_416, Non
         macs=_macs,
         reference=f"timm legacy_seresnext{_depth}_32x4d",
         peer=Peer("timm", f"legacy_seresnext{_depth}_32x4d"),
+        recipe="senet",
+        published=timm_published(f"legacy_seresnext{_depth}_32x4d.in1k"),
     )
 
 register_variant(
@@ -74,4 +79,6 @@ register_variant(
     macs=20.6884e9,
     reference="timm legacy_senet154",
     peer=Peer("timm", "legacy_senet154"),
+    recipe="senet",
+    published=timm_published("legacy_senet154.in1k"),
 )

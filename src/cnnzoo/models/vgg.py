@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..accuracy import torchvision_v1
 from ..layers import ConvNormAct, LocalResponseNorm
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
@@ -96,7 +97,7 @@ _DEVIATIONS = (
 _BN_DEVIATIONS = ("BatchNorm after every conv (conv bias kept): torchvision's variant, not in the paper",)
 
 
-def _register_vgg(name: str, column: str, params=None, macs=None, batch_norm=False):
+def _register_vgg(name: str, column: str, params=None, macs=None, batch_norm=False, published=None):
     """Register one Table 1 column under `name`."""
     depth = sum(layer.kind == "conv" for layer in VGG_CONFIGS[column]) + 3
     peer = None if column in ("A-LRN", "C") else Peer("torchvision", name)
@@ -114,16 +115,18 @@ def _register_vgg(name: str, column: str, params=None, macs=None, batch_norm=Fal
         reference=None if params is None else ("torchvision " + name if peer else "hand count from Table 1"),
         deviations=_DEVIATIONS + (_BN_DEVIATIONS if batch_norm else ()),
         peer=peer,
+        recipe="vgg",
+        published=published,
     )
 
 
-vgg11 = _register_vgg("vgg11", "A", params=132_863_336, macs=7.6091e9)
+vgg11 = _register_vgg("vgg11", "A", params=132_863_336, macs=7.6091e9, published=torchvision_v1(69.020, 88.628))
 vgg11_lrn = _register_vgg("vgg11_lrn", "A-LRN", params=132_863_336)
-vgg13 = _register_vgg("vgg13", "B", params=133_047_848, macs=11.3085e9)
+vgg13 = _register_vgg("vgg13", "B", params=133_047_848, macs=11.3085e9, published=torchvision_v1(69.928, 89.246))
 vgg16_c = _register_vgg("vgg16_c", "C", params=133_638_952)
-vgg16 = _register_vgg("vgg16", "D", params=138_357_544, macs=15.4703e9)
-vgg19 = _register_vgg("vgg19", "E", params=143_667_240, macs=19.6321e9)
+vgg16 = _register_vgg("vgg16", "D", params=138_357_544, macs=15.4703e9, published=torchvision_v1(71.592, 90.382))
+vgg19 = _register_vgg("vgg19", "E", params=143_667_240, macs=19.6321e9, published=torchvision_v1(72.376, 90.876))
 vgg11_bn = _register_vgg("vgg11_bn", "A", batch_norm=True)
 vgg13_bn = _register_vgg("vgg13_bn", "B", batch_norm=True)
-vgg16_bn = _register_vgg("vgg16_bn", "D", batch_norm=True)
+vgg16_bn = _register_vgg("vgg16_bn", "D", batch_norm=True, published=torchvision_v1(73.360, 91.516))
 vgg19_bn = _register_vgg("vgg19_bn", "E", batch_norm=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ..accuracy import timm_published
 from ..layers import ConvNormAct, SeparableConv2d
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
@@ -104,4 +105,6 @@ register_variant(
     macs=8.3574e9,
     reference="timm legacy_xception",
     peer=Peer("timm", "legacy_xception"),
+    recipe="xception",
+    published=timm_published("legacy_xception.tf_in1k"),
 )

@@ -1,7 +1,7 @@
 """Training: recipes, schedules, the loop, checkpoints and weights."""
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .loop import RunConfig, RunResult, StopRequested, TrainingDiverged, train
-from .recipes import RECIPES, Recipe, default_recipe_for, get_recipe
+from .recipes import RECIPES, Recipe, get_recipe, recipe_for
 from .weights import load_trained, save_weights
 
 __all__ = [
@@ -12,10 +12,10 @@ __all__ = [
     "RunResult",
     "StopRequested",
     "TrainingDiverged",
-    "default_recipe_for",
     "get_recipe",
     "load_checkpoint",
     "load_trained",
+    "recipe_for",
     "save_checkpoint",
     "save_weights",
     "train",

@@ -1,6 +1,13 @@
 """The training loop: any registered model, any data spec, a recipe; checkpoints at every N steps
 and at every epoch end, an exact resume, logs, curves and a final summary. One process, or many
-under torchrun (DistributedDataParallel; see cnnzoo.distributed)."""
+under torchrun (DistributedDataParallel; see cnnzoo.distributed).
+
+It reads as its phases: `setup` decides everything before the first step (the run folder, the
+execution path, the input size, then the data at that size, the model, the `TrainState`); each epoch
+is `train_epoch` (steps, with mid-epoch checkpoints) then `validate`; `finish` writes the weights and
+the summary. The resumable state is one object (`state.TrainState`); when to checkpoint or stop and
+what a NaN does are small policies (`policies.py`) the loop calls.
+"""
 import json
 import math
 import os
@@ -13,35 +20,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..analysis.counting import meta_model
-from ..data import DataOptions, load_data
-from ..data.loaders import derived_seed
-from ..distributed import join
+from ..data import DataBundle
+from ..data.bundle import open_data
+from ..data.loaders import Batch, derived_seed
+from ..distributed import World, join
 from ..errors import CnnzooError
 from ..evaluate import evaluate
 from ..execution import ExecPath, resolve_path
+from ..factory import create_model
 from ..fileio import atomic_write_text
 from ..models.base import AuxOutputs
 from ..progress import Progress
-from ..registry import create_model, model_info
-from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..registry import model_info
 from .logs import plot_curves, write_logs
 from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
+from .policies import Cadence, Diverged, NanPolicy, StopRequested, TrainingDiverged
 from .recipes import Recipe
-from .schedule import Plateau, lr_factor
-from .weights import load_fitting, save_weights
+from .schedule import lr_factor
+from .state import TrainState
+from .weights import save_weights
 
-
-class TrainingDiverged(CnnzooError):
-    """The loss became NaN or infinite."""
-
-
-class _Diverged(Exception):
-    def __init__(self, message: str):
-        self.message = message
-
-
-class StopRequested(Exception):
-    """Raised after `max_steps` (tests use it to interrupt a run at a given step)."""
+__all__ = ["RunConfig", "RunResult", "StopRequested", "TrainingDiverged", "train"]
 
 
 @dataclass
@@ -70,20 +69,121 @@ class RunResult:
     out: Path
 
 
-def _input_size(config: RunConfig, model: nn.Module, data_size: int | None) -> int:
-    if config.recipe.input_size:
-        return config.recipe.input_size
-    if data_size and data_size >= model.min_input_size():  # small in-memory images: train at their size
-        return data_size
-    return model.input_size
+@dataclass
+class Run:
+    """What a run decided in its set-up, before the first step; fixed from then on."""
+
+    config: RunConfig
+    recipe: Recipe
+    out: Path
+    resume: bool
+    world: World
+    path: ExecPath
+    data: DataBundle
+    model: nn.Module
+    net: nn.Module  # what the steps run: the model, or its DistributedDataParallel wrapper
+    options: dict  # the model's options (with the peer's variant under --init)
+    meta: dict  # what the weights file and checkpoints record about the run
+    size: int  # the input size
+    steps_per_epoch: int
+    total_steps: int
+    epochs: int
+    cadence: Cadence
+    nan: NanPolicy
+    log: object
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.out / "checkpoint.pt"
 
 
-def _loss(out, labels: torch.Tensor, recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
-    logits = out.logits if isinstance(out, AuxOutputs) else out
-    loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
-    for aux in getattr(out, "aux_logits", ()):
-        loss = loss + recipe.aux_weight * F.cross_entropy(aux.float(), labels, label_smoothing=recipe.label_smoothing)
-    return loss, logits
+@dataclass
+class Clock:
+    """This process's counters for the summary (not part of the resumable state)."""
+
+    started: float = field(default_factory=time.perf_counter)
+    images: int = 0
+    data_wait: float = 0.0
+    lr: float = 0.0  # the last step's
+
+    def next_batch(self, batches) -> Batch | None:
+        waited = time.perf_counter()
+        batch = next(batches, None)
+        self.data_wait += time.perf_counter() - waited
+        return batch
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def train(config: RunConfig) -> RunResult:
+    run, state = setup(config)
+    announce(run)
+    if config.dry_run:
+        return RunResult([], {"model": config.model, "steps": run.total_steps, "epochs": run.epochs, "input_size": run.size}, run.out)
+    begin(run, state)
+    clock = Clock(lr=run.recipe.lr)
+    while state.epoch < run.epochs and state.step < run.total_steps:
+        try:
+            train_epoch(run, state, clock)
+        except Diverged as e:
+            run.nan.handle(e, state, lambda: state.load(run.checkpoint_file, run.meta, run.world), run.log)
+            continue
+        end_epoch(run, state, validate(run, state, clock))
+        if run.cadence.stop_after_epoch(state):
+            raise StopRequested(state.step)
+    return finish(run, state, clock)
+
+
+# -- set-up: everything decided before the first step ---------------------------------------------
+
+
+def setup(config: RunConfig) -> tuple[Run, TrainState]:
+    recipe = config.recipe.validated()
+    model_info(config.model)  # an unknown name fails here, before any work
+    out = Path(config.out)
+    resume = _check_run_folder(out, config.resume, config.dry_run)
+    path = resolve_path(config.precision or recipe.precision, recipe.channels_last, compile=recipe.compile, train=True)
+    world, device = join(path.device)
+    path = path.replace(device=device)
+    log = config.log if world.main else (lambda *args, **kwargs: None)
+    if recipe.batch_size % world.size:
+        raise CnnzooError(f"batch_size {recipe.batch_size} (the global batch) must be a multiple of the {world.size} processes")
+    if recipe.sync_bn and world.distributed and not device.startswith("cuda"):
+        raise CnnzooError("sync_bn needs GPUs (PyTorch's SyncBatchNorm is CUDA-only): drop sync_bn=true on the CPU")
+    world.barrier()  # every rank has looked at the run folder before rank 0 writes to it
+
+    source = open_data(config.data, config.strict)
+    size = input_size(recipe, meta_model(config.model, **config.model_options), source.image_size)
+    data = source.bundle(recipe.data_options(size, strict=config.strict, limit=config.limit))
+    if config.num_classes is not None and config.num_classes != data.num_classes:
+        raise CnnzooError(f"--num-classes {config.num_classes}, but {config.data} has {data.num_classes} classes")
+    steps_per_epoch = len(data.train)
+    if steps_per_epoch == 0:
+        raise CnnzooError(f"the training set ({data.train.num_samples} images) is smaller than one batch of {recipe.batch_size}")
+    total_steps = recipe.iterations or max(1, round(recipe.epochs * steps_per_epoch))
+
+    model, options = build_model(config, recipe, data.num_classes, world, path)
+    net = model
+    if world.distributed:
+        if recipe.sync_bn:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
+    state = TrainState(
+        model, build_optimizer(model, recipe, recipe.lr, pretrained=bool(config.init)),
+        torch.amp.GradScaler(path.device.split(":")[0], enabled=path.precision == "fp16"),
+        EMA(model, recipe.ema_decay) if recipe.ema_decay else None,
+    )  # fmt: skip
+    meta = {
+        "model": config.model, "model_options": options, "num_classes": data.num_classes, "init": config.init,
+        "classes": data.classes, "class_names": data.class_names, "input_size": size, "data": config.data,
+        "normalization": data.train.normalization, "recipe": recipe.as_dict(),
+    }  # fmt: skip
+    run = Run(config, recipe, out, resume, world, path, data, model, net, options, meta, size, steps_per_epoch, total_steps,
+              math.ceil(total_steps / steps_per_epoch), Cadence(recipe.checkpoint_every, steps_per_epoch, total_steps, config.max_steps),
+              NanPolicy(recipe, out / "checkpoint.pt"), log)  # fmt: skip
+    return run, state
 
 
 def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> bool:
@@ -109,234 +209,178 @@ def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> b
     return bool(resume)
 
 
-def train(config: RunConfig) -> RunResult:
-    recipe = config.recipe.validated()
-    model_info(config.model)  # an unknown name fails here, before any work
-    out = Path(config.out)
-    checkpoint_file = out / "checkpoint.pt"
-    resume = _check_run_folder(out, config.resume, config.dry_run)
-    path = resolve_path(config.precision or recipe.precision, recipe.channels_last, compile=recipe.compile, train=True)
-    world, device = join(path.device)
-    path = path.replace(device=device)
-    log = config.log if world.main else (lambda *args, **kwargs: None)
-    if recipe.batch_size % world.size:
-        raise CnnzooError(f"batch_size {recipe.batch_size} (the global batch) must be a multiple of the {world.size} processes")
-    if recipe.sync_bn and world.distributed and not device.startswith("cuda"):
-        raise CnnzooError("sync_bn needs GPUs (PyTorch's SyncBatchNorm is CUDA-only): drop sync_bn=true on the CPU")
-    world.barrier()  # every rank has looked at the run folder before rank 0 writes to it
+def input_size(recipe: Recipe, model: nn.Module, data_size: int | None) -> int:
+    """The recipe's input size; else small in-memory images' own size where the model can take it; else
+    the model's native size."""
+    if recipe.input_size:
+        return recipe.input_size
+    if data_size and data_size >= model.min_input_size():
+        return data_size
+    return model.input_size
 
-    probe = meta_model(config.model, **config.model_options)  # its sizes, before the data says how many classes
-    data_opts = DataOptions(
-        batch_size=recipe.batch_size, eval_batch_size=max(recipe.batch_size, 100), augment=recipe.augment,
-        input_size=None, seed=recipe.seed, val_size=recipe.val_size, normalize=recipe.normalize,
-        strict=config.strict, workers=recipe.workers, crops=recipe.eval_crops, limit=config.limit,
-    )  # fmt: skip
-    data = load_data(config.data, data_opts)
-    data_size = data.train.images.shape[-1] if hasattr(data.train, "images") else None
-    size = _input_size(config, probe, data_size)
-    data.train.size = data.val.size = size
-    if hasattr(data.train, "dataset") and recipe.input_size is None and size != 224:
-        raise CnnzooError(f"{config.model} takes {size}x{size} images: set input_size={size} for streamed data")
-    if config.num_classes is not None and config.num_classes != data.num_classes:
-        raise CnnzooError(f"--num-classes {config.num_classes}, but {config.data} has {data.num_classes} classes")
-    torch.manual_seed(recipe.seed)  # the initial weights are the seed's
+
+def build_model(config: RunConfig, recipe: Recipe, num_classes: int, world: World, path: ExecPath) -> tuple[nn.Module, dict]:
+    """The model with the seed's initial weights (or pretrained ones under --init, the peer's variant of
+    the architecture, a new classifier), on the path's device and layout; and its options."""
+    torch.manual_seed(recipe.seed)
     options = config.model_options
-    if config.init:  # the peer's variant of the architecture, its weights, a new classifier for these classes
+    if config.init:
         peer = model_info(config.model).peer
         options = {**(peer.ours if peer else {}), **options}
-        model = create_model(config.model, num_classes=data.num_classes, weights=config.init, **options)
+        model = create_model(config.model, num_classes=num_classes, weights=config.init, **options)
         if recipe.freeze_backbone:
             freeze_backbone(model)
     else:
-        model = create_model(config.model, num_classes=data.num_classes, **options)
+        model = create_model(config.model, num_classes=num_classes, **options)
     if world.rank:  # dropout masks differ between ranks
         torch.manual_seed(derived_seed(recipe.seed, world.rank))
-    model = model.to(path.device, memory_format=torch.channels_last if path.channels_last else torch.contiguous_format)
-    net = model  # what the steps run: the model, or its DistributedDataParallel wrapper
-    if world.distributed:
-        if recipe.sync_bn:
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.startswith("cuda") else None)
-    optimizer = build_optimizer(model, recipe, recipe.lr, pretrained=bool(config.init))
-    scaler = torch.amp.GradScaler(path.device.split(":")[0], enabled=path.precision == "fp16")
-    ema = EMA(model, recipe.ema_decay) if recipe.ema_decay else None
-    plateau = Plateau()
-    steps_per_epoch = len(data.train)
-    if steps_per_epoch == 0:
-        raise CnnzooError(f"the training set ({data.train.num_samples} images) is smaller than one batch of {recipe.batch_size}")
-    total_steps = recipe.iterations or max(1, round(recipe.epochs * steps_per_epoch))
-    epochs = math.ceil(total_steps / steps_per_epoch)
-    meta = {
-        "model": config.model, "model_options": options, "num_classes": data.num_classes, "init": config.init,
-        "classes": data.classes, "class_names": data.class_names, "input_size": size, "data": config.data,
-        "normalization": {"mean": data.train.mean.tolist(), "std": data.train.std.tolist()} if hasattr(data.train, "mean") else "imagenet",
-        "recipe": recipe.as_dict(),
+    return model.to(path.device, memory_format=path.memory_format), options
+
+
+def announce(run: Run) -> None:
+    """The plan, before a new run (or a dry run) starts."""
+    if run.config.dry_run or not run.resume:
+        recipe = run.recipe
+        run.log(f"{run.config.model} on {run.data.description}")
+        run.log(f"recipe {recipe.name}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items() if k != "name"))
+        where = f" in each of {run.world.size} processes" if run.world.distributed else ""
+        run.log(f"{run.path.describe()}{where}; {run.total_steps:,} steps of {recipe.batch_size} ({run.epochs} epochs), "
+                f"input {run.size}x{run.size}")  # fmt: skip
+    if run.config.dry_run:
+        run.log(f"--dry-run: nothing trained or written{'; would resume ' + str(run.checkpoint_file) if run.resume else ''}")
+
+
+def begin(run: Run, state: TrainState) -> None:
+    """Resume from the run folder's checkpoint, or write the first one (a start to come back to: a
+    restarted job or a NaN rollback resumes from here)."""
+    if run.resume:
+        state.load(run.checkpoint_file, run.meta, run.world)
+        run.log(f"resuming {run.out} at step {state.step:,} (epoch {state.epoch + 1}, batch {state.batch})")
+        return
+    if run.world.main:
+        atomic_write_text(run.out / "recipe.json", json.dumps(run.recipe.as_dict(), indent=1))
+    state.save(run.checkpoint_file, run.meta, run.world)
+
+
+# -- an epoch: steps, then validation ----------------------------------------------------------------
+
+
+def _loss(out, labels: torch.Tensor, recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = out.logits if isinstance(out, AuxOutputs) else out
+    loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
+    for aux in getattr(out, "aux_logits", ()):
+        loss = loss + recipe.aux_weight * F.cross_entropy(aux.float(), labels, label_smoothing=recipe.label_smoothing)
+    return loss, logits
+
+
+def train_step(run: Run, state: TrainState, batch: Batch) -> tuple[float, int]:
+    """One optimizer step on one batch; returns its learning rate and the images it saw (every process's)."""
+    recipe = run.recipe
+    lr = recipe.lr * state.lr_scale * lr_factor(recipe, state.step, run.total_steps, run.steps_per_epoch, state.plateau.factor)
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_factor", 1.0)
+    x, y = run.path.to_device(batch.images), batch.labels.to(run.path.device)
+    with run.path.autocast():
+        loss, logits = _loss(run.net(x), y, recipe)
+    n = len(y)
+    loss_sum, correct, seen = run.world.sum(loss.item() * n, (logits.argmax(1) == y).sum().item(), n)
+    if not math.isfinite(loss_sum):  # every rank sees the same sum, so all stop together
+        raise Diverged(f"the loss became {loss_sum / seen} at step {state.step:,} (epoch {state.epoch + 1}, lr {lr:.4g})")
+    state.optimizer.zero_grad(set_to_none=True)
+    state.scaler.scale(loss).backward()
+    if recipe.clip_grad:
+        state.scaler.unscale_(state.optimizer)
+        nn.utils.clip_grad_norm_(run.model.parameters(), recipe.clip_grad)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    if state.ema is not None:
+        state.ema.update(run.model)
+    state.count(loss_sum, correct, seen)
+    return lr, int(seen)
+
+
+def train_epoch(run: Run, state: TrainState, clock: Clock) -> None:
+    """The epoch's remaining steps, with checkpoints at the cadence's steps."""
+    run.model.train()
+    if run.config.init and run.recipe.freeze_backbone:
+        backbone_to_eval(run.model)
+    state.start_epoch()
+    left = min(run.steps_per_epoch - state.batch, run.total_steps - state.step)
+    show = run.config.show_progress if run.world.main else False
+    with Progress(left * run.recipe.batch_size, f"epoch {state.epoch + 1}/{run.epochs}", "img", enabled=show) as bar:
+        batches = run.data.train.batches(state.epoch, state.batch, run.world)
+        while state.batch < run.steps_per_epoch and state.step < run.total_steps:
+            batch = clock.next_batch(batches)
+            if batch is None:
+                break
+            clock.lr, seen = train_step(run, state, batch)
+            clock.images += seen
+            bar.update(seen, note=f"loss {state.train_loss():.3f} lr {clock.lr:.3g}")
+            if run.cadence.checkpoint_now(state):
+                state.save(run.checkpoint_file, run.meta, run.world)
+            if run.cadence.stop_mid_epoch(state):
+                raise StopRequested(state.step)
+
+
+def validate(run: Run, state: TrainState, clock: Clock) -> dict:
+    """The validation split's metrics after an epoch (of the EMA weights where there are), as a log row;
+    the plateau schedule sees the error."""
+    if run.world.distributed:  # the ranks' BatchNorm statistics drift apart between DDP's broadcasts: take rank 0's
+        for buffer in run.model.buffers():
+            torch.distributed.broadcast(buffer, 0)
+    model = _ema_model(run, state.ema) if state.ema is not None else run.model
+    (val,), _ = evaluate([model], run.data.val.batches(world=run.world), run.data.num_classes, run.path, world=run.world)
+    dropped = run.recipe.schedule == "plateau" and state.plateau.update(val.top1_error, run.recipe)
+    row = {
+        "epoch": state.epoch + 1, "step": state.step, "lr": clock.lr,
+        "train_loss": round(state.train_loss(), 5), "train_top1_error": round(state.train_error(), 3),
+        "val_loss": round(val.loss, 5), "val_top1_error": round(val.top1_error, 3), "val_top5_error": round(val.top5_error, 3),
+        "seconds": round(clock.elapsed, 1),
     }  # fmt: skip
-    step, epoch, start_batch, history, lr_scale, rollbacks = 0, 0, 0, [], 1.0, 0
-    sums = {"loss": 0.0, "correct": 0, "seen": 0}  # this epoch's so far: a resumed epoch logs what a whole one would
-
-    def restore(ckpt: dict) -> None:
-        nonlocal plateau, step, epoch, start_batch, history, lr_scale, sums
-        missing = [k for k in ("meta", "model", "optimizer", "scaler", "plateau", "rng", "position", "history") if k not in ckpt]
-        if missing or not isinstance(ckpt.get("meta"), dict):
-            raise CheckpointError(f"{checkpoint_file} is not a cnnzoo training checkpoint (it has no {(missing or ['meta'])[0]})")
-        for key in ("model", "model_options", "data", "recipe", "init"):
-            if ckpt["meta"].get(key) != meta[key]:
-                raise CheckpointError(f"{checkpoint_file} was made with {key} {ckpt['meta'].get(key)!r}, not {meta[key]!r}")
-        load_fitting(model, ckpt["model"], str(checkpoint_file))
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        plateau = Plateau(**ckpt["plateau"])
-        if ema is not None:
-            ema.load_state_dict(ckpt["ema"])
-        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
-        set_rng_state(ranks[world.rank] if len(ranks) == world.size else ckpt["rng"])
-        position = ckpt["position"]
-        step, epoch, start_batch = position["step"], position["epoch"], position["batch"]
-        lr_scale = position.get("lr_scale", 1.0)
-        sums = dict(position.get("sums") or {"loss": 0.0, "correct": 0, "seen": 0})
-        history = ckpt["history"]
-
-    def checkpoint(next_epoch: int, next_batch: int) -> None:
-        """Called on every rank (the ranks' RNG states are gathered); rank 0 writes."""
-        rngs = world.gather(rng_state())
-        if not world.main:
-            return
-        state = {
-            "meta": meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-            "plateau": plateau.state(), "ema": ema.state_dict() if ema else None, "rng": rngs[0], "rng_ranks": rngs,
-            "position": {"step": step, "epoch": next_epoch, "batch": next_batch, "lr_scale": lr_scale, "sums": dict(sums)},
-            "history": history,
-        }  # fmt: skip
-        save_checkpoint(checkpoint_file, state)
-
-    if config.dry_run or not resume:
-        log(f"{config.model} on {data.description}")
-        log(f"recipe {recipe.name}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items() if k != "name"))
-        where = f" in each of {world.size} processes" if world.distributed else ""
-        log(f"{path.describe()}{where}; {total_steps:,} steps of {recipe.batch_size} ({epochs} epochs), input {size}x{size}")
-    if config.dry_run:
-        log(f"--dry-run: nothing trained or written{'; would resume ' + str(checkpoint_file) if resume else ''}")
-        return RunResult([], {"model": config.model, "steps": total_steps, "epochs": epochs, "input_size": size}, out)
-    if resume:
-        restore(load_checkpoint(checkpoint_file))
-        log(f"resuming {out} at step {step:,} (epoch {epoch + 1}, batch {start_batch})")
-    else:
-        if world.main:
-            atomic_write_text(out / "recipe.json", json.dumps(recipe.as_dict(), indent=1))
-        checkpoint(0, 0)  # a start to come back to: a restarted job or a rollback resumes from here
-
-    started = time.perf_counter()
-    images_seen, data_wait, lr = 0, 0.0, recipe.lr
-    memory_format = torch.channels_last if path.channels_last else torch.contiguous_format
-    while epoch < epochs and step < total_steps:
-        model.train()
-        if config.init and recipe.freeze_backbone:
-            backbone_to_eval(model)
-        if start_batch == 0:
-            sums = {"loss": 0.0, "correct": 0, "seen": 0}
-        batches_left = min(steps_per_epoch - start_batch, total_steps - step)
-        try:
-            with Progress(batches_left * recipe.batch_size, f"epoch {epoch + 1}/{epochs}", "img",
-                          enabled=config.show_progress if world.main else False) as bar:  # fmt: skip
-                batches = data.train.batches(epoch, start_batch, world)
-                for b in range(start_batch, steps_per_epoch):
-                    if step >= total_steps:
-                        break
-                    waited = time.perf_counter()
-                    batch = next(batches, None)
-                    data_wait += time.perf_counter() - waited
-                    if batch is None:
-                        break
-                    lr = recipe.lr * lr_scale * lr_factor(recipe, step, total_steps, steps_per_epoch, plateau.factor)
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr * group.get("lr_factor", 1.0)
-                    x, y = batch.images.to(path.device, memory_format=memory_format), batch.labels.to(path.device)
-                    with torch.autocast(path.device.split(":")[0], dtype=path.autocast_dtype, enabled=path.autocast_dtype is not None):
-                        loss, logits = _loss(net(x), y, recipe)
-                    n = len(y)
-                    batch_loss, batch_correct, batch_n = world.sum(loss.item() * n, (logits.argmax(1) == y).sum().item(), n)
-                    if not math.isfinite(batch_loss):  # every rank sees the same sum, so all stop together
-                        raise _Diverged(f"the loss became {batch_loss / batch_n} at step {step:,} (epoch {epoch + 1}, lr {lr:.4g})")
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    if recipe.clip_grad:
-                        scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    if ema is not None:
-                        ema.update(model)
-                    step += 1
-                    sums["loss"] += batch_loss
-                    sums["correct"] += int(batch_correct)
-                    sums["seen"] += int(batch_n)
-                    images_seen += int(batch_n)
-                    bar.update(int(batch_n), note=f"loss {sums['loss'] / sums['seen']:.3f} lr {lr:.3g}")
-                    if step % recipe.checkpoint_every == 0 and b + 1 < steps_per_epoch and step < total_steps:
-                        checkpoint(epoch, b + 1)
-                    if step == config.max_steps and b + 1 < steps_per_epoch:
-                        checkpoint(epoch, b + 1)
-                        raise StopRequested(step)
-        except _Diverged as e:
-            if recipe.on_nan != "rollback" or rollbacks >= recipe.max_rollbacks:
-                tried = f" after {rollbacks} rollbacks" if rollbacks else ""
-                raise TrainingDiverged(f"{e.message}{tried}; the last good checkpoint is {checkpoint_file}: lower lr and --resume") from None
-            scale = lr_scale * recipe.nan_lr_factor
-            restore(load_checkpoint(checkpoint_file))
-            rollbacks, lr_scale = rollbacks + 1, scale
-            log(f"{e.message}: rolled back to step {step:,}, learning rate now x{lr_scale:.3g}")
-            continue
-        start_batch = 0
-        if world.distributed:  # the ranks' BatchNorm statistics drift apart between DDP's broadcasts: take rank 0's
-            for buffer in model.buffers():
-                torch.distributed.broadcast(buffer, 0)
-        eval_model = _ema_model(config, data.num_classes, ema, path, options) if ema is not None else model
-        (val,), _ = evaluate([eval_model], data.val.batches(world=world), data.num_classes, path, world=world)
-        dropped = recipe.schedule == "plateau" and plateau.update(val.top1_error, recipe)
-        row = {
-            "epoch": epoch + 1, "step": step, "lr": lr,
-            "train_loss": round(sums["loss"] / max(sums["seen"], 1), 5),
-            "train_top1_error": round(100 * (1 - sums["correct"] / max(sums["seen"], 1)), 3),
-            "val_loss": round(val.loss, 5), "val_top1_error": round(val.top1_error, 3), "val_top5_error": round(val.top5_error, 3),
-            "seconds": round(time.perf_counter() - started, 1),
-        }  # fmt: skip
-        history.append(row)
-        log(f"epoch {epoch + 1}: train loss {row['train_loss']:.4f}, validation {val.line()}" + (" - lr divided" if dropped else ""))
-        epoch += 1
-        checkpoint(epoch, 0)
-        if world.main:
-            write_logs(out, history)
-            plot_curves(out, history, f"{config.model} on {config.data} ({recipe.name})")
-        if config.max_steps and step >= config.max_steps and step < total_steps:
-            raise StopRequested(step)
-
-    final_model = _ema_model(config, data.num_classes, ema, path, options) if ema is not None else model
-    last = history[-1]
-    best = min(history, key=lambda h: h["val_top1_error"])
-    elapsed = time.perf_counter() - started
-    final = {
-        "model": config.model, "recipe": recipe.name, "steps": step, "epochs": len(history),
-        "val_top1_error": last["val_top1_error"], "val_top5_error": last["val_top5_error"],
-        "best_val_top1_error": best["val_top1_error"], "best_epoch": best["epoch"],
-        "seconds": round(elapsed, 1), "train_images_per_second": round(images_seen / elapsed, 1) if images_seen else None,
-        "data_wait_percent": round(100 * data_wait / elapsed, 2) if images_seen else None, "processes": world.size,
-        "rollbacks": rollbacks, "skipped_images": data.stats.total, "skipped": data.stats.summary(), "path": path.describe(),
-    }  # fmt: skip
-    if world.main:
-        save_weights(out / "model.safetensors", final_model, meta)
-        write_logs(out, history)  # again: a run killed while writing them, then resumed at its end
-        atomic_write_text(out / "summary.json", json.dumps(final, indent=1))
-    world.barrier()
-    log(
-        f"done: validation top-1 error {last['val_top1_error']:.2f}%, top-5 {last['val_top5_error']:.2f}% "
-        f"(best top-1 {best['val_top1_error']:.2f}% at epoch {best['epoch']}); {step:,} steps in {elapsed:.0f} s; "
-        f"{data.stats.summary()}; weights in {out / 'model.safetensors'}"
-    )
-    return RunResult(history, final, out)
+    run.log(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, validation {val.line()}" + (" - lr divided" if dropped else ""))
+    return row
 
 
-def _ema_model(config: RunConfig, num_classes: int, ema: EMA, path: ExecPath, options: dict) -> nn.Module:
-    model = create_model(config.model, num_classes=num_classes, **options).to(path.device)
+def end_epoch(run: Run, state: TrainState, row: dict) -> None:
+    """The epoch's row in the history, a checkpoint at the next epoch's start, the logs and curves."""
+    state.end_epoch(row)
+    state.save(run.checkpoint_file, run.meta, run.world)
+    if run.world.main:
+        write_logs(run.out, state.history)
+        plot_curves(run.out, state.history, f"{run.config.model} on {run.config.data} ({run.recipe.name})")
+
+
+def _ema_model(run: Run, ema: EMA) -> nn.Module:
+    model = create_model(run.config.model, num_classes=run.data.num_classes, **run.options).to(run.path.device)
     model.load_state_dict(ema.shadow)
     return model
+
+
+# -- the end ---------------------------------------------------------------------------------------------
+
+
+def finish(run: Run, state: TrainState, clock: Clock) -> RunResult:
+    """The final weights (EMA's where kept), the logs and the summary."""
+    final_model = _ema_model(run, state.ema) if state.ema is not None else run.model
+    history = state.history
+    last, best = history[-1], min(history, key=lambda h: h["val_top1_error"])
+    elapsed, data = clock.elapsed, run.data
+    final = {
+        "model": run.config.model, "recipe": run.recipe.name, "steps": state.step, "epochs": len(history),
+        "val_top1_error": last["val_top1_error"], "val_top5_error": last["val_top5_error"],
+        "best_val_top1_error": best["val_top1_error"], "best_epoch": best["epoch"],
+        "seconds": round(elapsed, 1), "train_images_per_second": round(clock.images / elapsed, 1) if clock.images else None,
+        "data_wait_percent": round(100 * clock.data_wait / elapsed, 2) if clock.images else None, "processes": run.world.size,
+        "rollbacks": state.rollbacks, "skipped_images": data.stats.total, "skipped": data.stats.summary(), "path": run.path.describe(),
+    }  # fmt: skip
+    if run.world.main:
+        save_weights(run.out / "model.safetensors", final_model, run.meta)
+        write_logs(run.out, history)  # again: a run killed while writing them, then resumed at its end
+        atomic_write_text(run.out / "summary.json", json.dumps(final, indent=1))
+    run.world.barrier()
+    run.log(
+        f"done: validation top-1 error {last['val_top1_error']:.2f}%, top-5 {last['val_top5_error']:.2f}% "
+        f"(best top-1 {best['val_top1_error']:.2f}% at epoch {best['epoch']}); {state.step:,} steps in {elapsed:.0f} s; "
+        f"{data.stats.summary()}; weights in {run.out / 'model.safetensors'}"
+    )
+    return RunResult(history, final, run.out)

@@ -3,12 +3,11 @@ and loading any cnnzoo artifact (a checkpoint or weights file) back into a model
 import json
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
+from ..factory import create_model
 from ..fileio import atomic_path
-from ..registry import create_model
 from .checkpoint import CheckpointError, load_checkpoint
 
 
@@ -61,12 +60,3 @@ def load_fitting(model: nn.Module, state: dict, source: str) -> None:
     if extra:
         raise CheckpointError(f"{source} does not fit the model: unexpected tensor {extra[0]}")
     model.load_state_dict(state)
-
-
-def normalize_tensor(meta: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-
-    norm = meta["normalization"]
-    if norm == "imagenet":
-        return torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
-    return torch.tensor(norm["mean"]), torch.tensor(norm["std"])

@@ -1,0 +1,238 @@
+"""What to evaluate, and on which images: checkpoints of cnnzoo runs (one, or an ensemble), files
+exported by `cnnzoo export` (run by onnxruntime), and weights people already have (torchvision's,
+timm's) on ImageNet's validation images. `evaluate.py` does the counting; this module chooses the
+models, the data, the preprocessing and the execution path.
+
+    from cnnzoo.evaluation import EvalOptions, evaluate_checkpoints, evaluate_published
+
+    result = evaluate_checkpoints(["runs/a/model.safetensors"])                       # the run's validation split
+    result = evaluate_checkpoints(["runs/a/model.safetensors"], EvalOptions(data="my_test_images/"))
+    result = evaluate_published(["resnet50"], options=EvalOptions(data="/data/imagenet", limit=5000))
+    result.members[0].metrics.top1_error, result.ensemble
+
+Images are fed as the model wants them: a checkpoint by its own run's preprocessing (input size,
+normalisation), published weights by their authors' (resize, crop, mean/std, interpolation).
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from .data import load_data
+from .data.bundle import DataBundle, is_training_data
+from .data.evalset import imagenet_wnids, load_eval_data
+from .data.preprocessing import Preprocessing
+from .data.transforms import meta_transform
+from .distributed import SINGLE, World, join
+from .errors import CnnzooError
+from .evaluate import Metrics, evaluate
+from .execution import ExecPath, prepare, resolve_path
+from .export import OnnxModel
+from .factory import create_model
+from .interop.pretrained import WeightSource, imagenet_categories
+from .registry import model_info
+from .train.recipes import Recipe
+from .train.weights import load_trained
+
+# Evaluation runs in fp32 unless asked otherwise: a published accuracy is a number to reproduce, and a
+# run's error is compared across machines, so neither may depend on which CPU evaluates it. bf16 (the
+# fast path on AVX-512 BF16 / AMX CPUs and GPUs) is `precision="auto"` or "bf16"; see the README for
+# what it costs in accuracy on the committed CIFAR-10 weights.
+DEFAULT_PRECISION = "fp32"
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    data: str | Path | None = None  # checkpoints: None is the run's own data (its validation split)
+    crops: int = 1  # 1 (centre) or 10 (AlexNet's: centre and corners, mirrored)
+    batch_size: int | None = None  # None: the run's recipe's evaluation batch; 50 for published weights
+    workers: int | None = None  # decoding processes; None: the run's recipe's, 2 for published weights
+    limit: int | None = None  # a stratified subset of this many images (labelled folders and ImageNet val)
+    strict: bool = False  # an undecodable image is an error instead of skipped
+    precision: str = DEFAULT_PRECISION  # fp32 | bf16 | fp16 | auto (the fastest safe path here)
+    weights: tuple[float, ...] | None = None  # ensemble weights, one per checkpoint
+
+
+@dataclass
+class Scored:
+    """One evaluated model: what it is, where its weights came from, its metrics."""
+
+    name: str
+    file: str
+    metrics: Metrics
+    pretrained: bool = False  # published weights (not a cnnzoo run)
+    source: WeightSource | None = None  # of published weights: their name, preprocessing and published accuracy
+
+    def lines(self) -> list[str]:
+        if not self.pretrained:
+            return [f"{self.name} ({self.file}): {self.metrics.line()}"]
+        what = self.source.name if self.source else "weights"
+        top = [f"{self.name} ({what}, {self.file}): {self.metrics.line()}"]
+        acc1, acc5 = 100 - self.metrics.top1_error, 100 - self.metrics.top5_error
+        measured = f"  accuracy top-1 {acc1:.3f}%, top-5 {acc5:.3f}%"
+        if self.source is None or self.source.top1 is None:
+            return top + [measured]
+        diff = f"; difference {acc1 - self.source.top1:+.3f} points top-1"
+        return top + [f"{measured}; published {self.source.published()}{diff}"]
+
+
+@dataclass
+class Evaluation:
+    data: DataBundle
+    members: list[Scored]
+    ensemble: Metrics | None
+    path: ExecPath
+    runtime: str = "PyTorch"  # or "onnxruntime"
+    metas: list[dict] = field(default_factory=list)
+    world: World = SINGLE  # under torchrun: this process's place (the metrics are every process's sum)
+
+    @property
+    def main(self) -> bool:
+        """Whether this process reports (rank 0, or the only one)."""
+        return self.world.main
+
+    @property
+    def result(self) -> Metrics:
+        """The ensemble's metrics, or the one model's."""
+        return self.ensemble or self.members[0].metrics
+
+
+def _check(options: EvalOptions) -> None:
+    if options.crops not in (1, 10):
+        raise CnnzooError(f"crops must be 1 or 10, got {options.crops}")
+    for name in ("batch_size", "workers", "limit"):
+        value = getattr(options, name)
+        if value is not None and value < (0 if name == "workers" else 1):
+            raise CnnzooError(f"{name} must be a positive number, got {value}")
+
+
+def _path(precision: str, device: str | None = None) -> tuple[World, ExecPath]:
+    path = resolve_path(precision, device=device)
+    world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
+    return world, path.replace(device=device)
+
+
+def load_checkpoints(files: list[str | Path]) -> tuple[list[nn.Module], list[dict]]:
+    """Models and their metadata from cnnzoo checkpoints (.pt, .safetensors) or exported .onnx files,
+    which must all be one or the other and share their classes (to be ensembled)."""
+    exported = [Path(f).suffix == ".onnx" for f in files]
+    if any(exported) and not all(exported):
+        raise CnnzooError("give either exported .onnx files or cnnzoo checkpoints, not both: they run on different runtimes")
+    loaded = [_onnx_with_meta(f) if onnx else load_trained(f) for f, onnx in zip(files, exported)]
+    models, metas = [m for m, _ in loaded], [meta for _, meta in loaded]
+    classes = [m.get("classes", m.get("class_names")) for m in metas]
+    if any(c != classes[0] for c in classes):
+        raise CnnzooError("the checkpoints were trained on different classes: they cannot be ensembled")
+    return models, metas
+
+
+def _onnx_with_meta(file: str | Path) -> tuple[nn.Module, dict]:
+    model = OnnxModel(file)
+    if "input_size" not in model.meta:
+        raise CnnzooError(f"{file} has no cnnzoo metadata: export it with `cnnzoo export`")
+    return model, model.meta
+
+
+def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBundle:
+    """The images a checkpoint is evaluated on, fed as it wants them:
+      - published weights exported to a file: ImageNet's validation images of `options.data`;
+      - `options.data` None, or data with a training split: that data's validation split, as the run
+        made it (the recipe's seed and split, the run's normalisation);
+      - any other folder: labelled images alone (`<class>/` folders, or a root holding `val/`), each
+        folder matched to the checkpoint's class of that name (a subset of them is fine; a class the
+        checkpoint does not know is an error)."""
+    _check(options)
+    batch, workers = options.batch_size, options.workers
+    if meta.get("preprocessing"):
+        if not options.data:
+            raise CnnzooError("--data is needed for an export of published weights: an ImageNet folder holding val/")
+        transform = Preprocessing.from_dict(meta["preprocessing"]).transform(options.crops)
+        return load_eval_data(options.data, transform, list(imagenet_wnids()), meta["class_names"], batch or 50,
+                              2 if workers is None else workers, options.strict, options.limit)  # fmt: skip
+    recipe = Recipe.from_dict(meta["recipe"])
+    spec = options.data or meta["data"]
+    if is_training_data(spec):
+        if options.limit:
+            raise CnnzooError("--limit is for evaluation-only data (a folder of labelled images, ImageNet val): a run's split is fixed")
+        data_options = recipe.data_options(meta["input_size"], options.crops, options.strict)
+        return load_data(str(spec), data_options)
+    return load_eval_data(spec, meta_transform(meta, options.crops), list(meta["classes"]), list(meta["class_names"]),
+                          batch or max(recipe.batch_size, 100), recipe.workers if workers is None else workers,
+                          options.strict, options.limit, by_order=False)  # fmt: skip
+
+
+def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = EvalOptions(), device: str | None = None) -> Evaluation:
+    """Each checkpoint's top-1/top-5 error and loss on `options.data` (see `checkpoint_data`), and their
+    ensemble's (softmax average, weighted by `options.weights`) for several."""
+    _check(options)
+    if not files:
+        raise CnnzooError("give at least one checkpoint")
+    if options.weights is not None:
+        if len(options.weights) != len(files):
+            raise CnnzooError(f"--weights needs one weight per checkpoint ({len(files)}), got {len(options.weights)}")
+    models, metas = load_checkpoints(files)
+    onnx = isinstance(models[0], OnnxModel)
+    data = checkpoint_data(metas[0], options)
+    if onnx:  # onnxruntime: fp32 on the CPU, in its own layouts
+        world, path = join("cpu")[0], ExecPath("cpu")
+        runnable = models
+    else:
+        world, path = _path(options.precision, device)
+        runnable = [prepare(m, path) for m in models]
+    weights = list(options.weights) if options.weights else None
+    members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, weights, world)
+    scored = [Scored(meta["model"], str(f), m) for f, meta, m in zip(files, metas, members)]
+    return Evaluation(data, scored, ensemble, path, "onnxruntime" if onnx else "PyTorch", metas, world)
+
+
+def load_published(names: list[str], weights: list[str] | tuple[str, ...] = ()) -> list[nn.Module]:
+    """cnnzoo models holding published weights: one source for all (`weights=["timm"]`), one per model,
+    or none (each model's peer library)."""
+    if len(weights) not in (0, 1, len(names)):
+        raise CnnzooError(f"--pretrained takes one source for all models or one per model ({len(names)}), got {len(weights)}")
+    models = []
+    for i, name in enumerate(names):
+        source = weights[i] if len(weights) == len(names) else weights[0] if weights else None
+        info = model_info(name)
+        if info.peer is None and source is None:
+            raise CnnzooError(f"{name} has no torchvision/timm weights: give --pretrained FILE, or evaluate a --checkpoint of cnnzoo's")
+        model = create_model(name, weights=source or info.peer.library)
+        if model.preprocessing is None:
+            raise CnnzooError(f"{model.weights_file}: cnnzoo does not know how these weights want their images (pip install timm)")
+        models.append(model)
+    return models
+
+
+def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = (), options: EvalOptions = EvalOptions(),
+                       device: str | None = None) -> Evaluation:  # fmt: skip
+    """Each model's top-1/top-5 with published weights on the ImageNet validation images of
+    `options.data` (a root holding val/, or a folder of `<wnid>/` class folders; a subset of the classes
+    is scored against all 1000 outputs), fed with the weights' own preprocessing, beside the accuracy
+    their publisher states; several models with the same preprocessing also as an ensemble."""
+    _check(options)
+    if not options.data:
+        raise CnnzooError("--data is needed with --model: an ImageNet folder holding val/, or a folder of class folders")
+    if options.weights:
+        raise CnnzooError("--weights (ensemble weights) goes with --checkpoint; pretrained models are averaged equally")
+    for name in names:
+        model_info(name)  # an unknown name fails before any loading
+    models = load_published(names, weights)
+    preps = {m.preprocessing for m in models}
+    if len(preps) > 1:
+        raise CnnzooError(
+            "these weights want their images differently (" + "; ".join(f"{n}: {m.preprocessing.describe()}" for n, m in zip(names, models))
+            + "): evaluate them one at a time"
+        )
+    transform = models[0].preprocessing.transform(options.crops)
+    workers = 2 if options.workers is None else options.workers
+    data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or 50, workers,
+                          options.strict, options.limit)  # fmt: skip
+    world, path = _path(options.precision, device)
+    runnable = [prepare(m, path) for m in models]
+    members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, world=world)
+    scored = [Scored(n, m.weights_file, s, True, m.weight_source) for n, m, s in zip(names, models, members)]
+    return Evaluation(data, scored, ensemble, path, world=world)
+
+
+__all__ = ["EvalOptions", "Evaluation", "Scored", "checkpoint_data", "evaluate_checkpoints", "evaluate_published",
+           "load_checkpoints", "load_published"]  # fmt: skip

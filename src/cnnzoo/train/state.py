@@ -1,0 +1,103 @@
+"""The whole resumable state of a training run, as one object that saves and restores itself.
+
+A checkpoint is this state at a position (step; epoch and the next batch in it) plus the run's
+metadata, written atomically; restoring it and carrying on gives the weights an uninterrupted run
+would have, bit for bit (the batches are pure functions of seed, epoch and batch index)."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..distributed import World
+from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .optim import EMA
+from .schedule import Plateau
+from .weights import load_fitting
+
+# what a run's checkpoint must agree on with the run resuming from it
+SAME_RUN = ("model", "model_options", "data", "recipe", "init")
+
+
+def _zero_sums() -> dict:
+    return {"loss": 0.0, "correct": 0, "seen": 0}
+
+
+@dataclass
+class TrainState:
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    ema: EMA | None = None
+    plateau: Plateau = field(default_factory=Plateau)  # the plateau schedule's memory
+    step: int = 0  # optimizer steps taken
+    epoch: int = 0  # the epoch being trained (0-based)
+    batch: int = 0  # the next batch of that epoch
+    lr_scale: float = 1.0  # lowered by NaN rollbacks
+    history: list[dict] = field(default_factory=list)  # one row per finished epoch
+    sums: dict = field(default_factory=_zero_sums)  # this epoch's training loss/accuracy so far (a resumed epoch logs whole)
+    rollbacks: int = 0  # NaN rollbacks in this process (not saved: a restarted job may roll back afresh)
+
+    def start_epoch(self) -> None:
+        if self.batch == 0:
+            self.sums = _zero_sums()
+
+    def count(self, loss_sum: float, correct: int, seen: int) -> None:
+        """One step's summed loss, correct predictions and images (over every process)."""
+        self.step += 1
+        self.batch += 1
+        self.sums["loss"] += loss_sum
+        self.sums["correct"] += int(correct)
+        self.sums["seen"] += int(seen)
+
+    def end_epoch(self, row: dict) -> None:
+        self.history.append(row)
+        self.epoch += 1
+        self.batch = 0
+
+    def train_loss(self) -> float:
+        return self.sums["loss"] / max(self.sums["seen"], 1)
+
+    def train_error(self) -> float:
+        return 100 * (1 - self.sums["correct"] / max(self.sums["seen"], 1))
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def state_dict(self, meta: dict, rngs: list[dict]) -> dict:
+        return {
+            "meta": meta, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(), "plateau": self.plateau.state(),
+            "ema": self.ema.state_dict() if self.ema else None, "rng": rngs[0], "rng_ranks": rngs,
+            "position": {"step": self.step, "epoch": self.epoch, "batch": self.batch, "lr_scale": self.lr_scale,
+                         "sums": dict(self.sums)},
+            "history": self.history,
+        }  # fmt: skip
+
+    def save(self, file: Path, meta: dict, world: World) -> None:
+        """Called on every process (their RNG states are gathered); the main one writes."""
+        rngs = world.gather(rng_state())
+        if world.main:
+            save_checkpoint(file, self.state_dict(meta, rngs))
+
+    def load(self, file: Path, meta: dict, world: World) -> None:
+        """Restore everything from `file`, which must be a checkpoint of the same run."""
+        ckpt = load_checkpoint(file)
+        missing = [k for k in ("meta", "model", "optimizer", "scaler", "plateau", "rng", "position", "history") if k not in ckpt]
+        if missing or not isinstance(ckpt.get("meta"), dict):
+            raise CheckpointError(f"{file} is not a cnnzoo training checkpoint (it has no {(missing or ['meta'])[0]})")
+        for key in SAME_RUN:
+            if ckpt["meta"].get(key) != meta[key]:
+                raise CheckpointError(f"{file} was made with {key} {ckpt['meta'].get(key)!r}, not {meta[key]!r}")
+        load_fitting(self.model, ckpt["model"], str(file))
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.plateau = Plateau(**ckpt["plateau"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt["ema"])
+        ranks = ckpt.get("rng_ranks") or [ckpt["rng"]]
+        set_rng_state(ranks[world.rank] if len(ranks) == world.size else ckpt["rng"])
+        position = ckpt["position"]
+        self.step, self.epoch, self.batch = position["step"], position["epoch"], position["batch"]
+        self.lr_scale = position.get("lr_scale", 1.0)
+        self.sums = dict(position.get("sums") or _zero_sums())
+        self.history = ckpt["history"]
