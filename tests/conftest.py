@@ -10,6 +10,14 @@ from cnnzoo.execution import BF16_ENV
 # run everything on the bf16 path. Subprocesses (CLI, torchrun) inherit the pin.
 os.environ.setdefault(BF16_ENV, "0")
 
+# Under pytest-xdist (`make test` runs two workers on two cores) each worker computes on one thread:
+# two workers of two threads each would fight over the cores. Subprocesses inherit the setting.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 import cnnzoo  # noqa: E402
 from cnnzoo.analysis.costs import compute_costs  # noqa: E402
 
@@ -17,9 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
 
 
+# tests that take `computed_costs` carry this mark, so that under xdist one worker counts them all, once
+COSTS = pytest.mark.xdist_group("costs")
+
+
 @pytest.fixture(scope="session")
 def computed_costs() -> dict:
-    """Parameters and MACs of every registered model, counted once per test session on meta tensors."""
+    """Parameters and MACs of every registered model, counted once per test session on meta tensors
+    (mark the test with conftest.COSTS)."""
     return {name: compute_costs(name) for name in cnnzoo.list_models()}
 
 

@@ -81,6 +81,7 @@ def test_info_card(capsys):
     assert "Squeeze-and-Excitation Networks" in out and "arXiv:1709.01507" in out
     assert "28,088,024 counted; reference 28,088,024" in out and "timm.legacy_seresnet50" in out
     assert "stride_in_1x1=True" in out and "se=16" in out
+    assert "recipe      senet (its paper's" in out and "published   top-1 77.64%, top-5 93.76% (timm weights (legacy_seresnet50.in1k))" in out
 
 
 def test_info_says_where_the_pretrained_weights_go(capsys, tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,11 @@ from cnnzoo.fileio import WriteError
 from cnnzoo.train import CheckpointError, RunConfig, TrainingDiverged, get_recipe, load_checkpoint, load_trained, train
 
 HARNESS = Path(__file__).with_name("fault_harness.py")
-# three short epochs of ResNet-20 on 1,024 of the embedded digits: 48 steps, a checkpoint every 4
-TRAIN = ["train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=3", "batch_size=64", "checkpoint_every=4", "--limit", "1024"]
+# tests that share a module fixture (a whole run to compare against, a trained model) run in one worker
+WITH_UNINTERRUPTED, WITH_TRAINED = pytest.mark.xdist_group("uninterrupted"), pytest.mark.xdist_group("trained")
+# three short epochs of ResNet-20 on 512 of the embedded digits: 24 steps, a checkpoint every 4 (and at each
+# epoch's end, every 8)
+TRAIN = ["train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=3", "batch_size=64", "checkpoint_every=4", "--limit", "512"]
 
 
 def cnnzoo(*args, env=None, torchrun=0, timeout=600):
@@ -44,11 +48,14 @@ def same_run(a: Path, b: Path) -> bool:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("whole") / "run"
+    started = time.perf_counter()
     done = cnnzoo(*TRAIN, "--out", str(out))
     assert done.returncode == 0, done.stderr
+    (out / "wall-seconds").write_text(str(time.perf_counter() - started))  # how long a whole run takes on this machine
     return out
 
 
+@WITH_UNINTERRUPTED
 def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path, uninterrupted):
     out = tmp_path / "run"
     for fault in ({"FAULT_KILL_AT_STEP": "6"}, {"FAULT_KILL_SAVE": "2"}, {"FAULT_KILL_RENAME": "1"}):
@@ -62,13 +69,15 @@ def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path
     assert same_run(out, uninterrupted)
 
 
+@WITH_UNINTERRUPTED
 def test_killed_at_random_moments_then_resumed(tmp_path, uninterrupted):
     out, rng = tmp_path / "run", random.Random(7)
+    whole = float((uninterrupted / "wall-seconds").read_text())  # kills land between start-up and the end, on any machine
     for attempt in range(12):
         proc = subprocess.Popen([sys.executable, str(HARNESS), *TRAIN, "--out", str(out), "--auto-resume"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
         try:
-            proc.wait(timeout=rng.uniform(3.0, 7.0) if attempt < 4 else 600)
+            proc.wait(timeout=rng.uniform(0.4, 0.95) * whole if attempt < 4 else 600)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -168,6 +177,7 @@ def trained(tmp_path_factory) -> Path:
     return out
 
 
+@WITH_TRAINED
 def test_bad_checkpoints_are_clear_errors(tmp_path, trained):
     ckpt = load_checkpoint(trained / "checkpoint.pt")
     cases = {}
@@ -194,6 +204,7 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, trained):
     assert not (tmp_path / "pwned").exists()
 
 
+@WITH_TRAINED
 def test_resuming_another_runs_checkpoint_is_refused(tmp_path, trained):
     import shutil
 

@@ -83,6 +83,10 @@ def cmd_info(args: argparse.Namespace) -> None:
     ]
     if info.reference_options:
         lines.append(f"  counted as  {', '.join(f'{k}={v!r}' for k, v in info.reference_options.items())}")
+    lines.append(f"  recipe      {info.recipe} (its paper's; `cnnzoo train {info.name}` uses it unless --recipe says otherwise)")
+    if info.published:
+        top5 = f", top-5 {info.published.top5:.2f}%" if info.published.top5 else ""
+        lines.append(f"  published   top-1 {info.published.top1:.2f}%{top5} ({info.published.source})")
     if info.peer:
         lines.append(f"  peer        {info.peer} (outputs checked equal in the tests)")
         lines.append(f"  weights     {_weights_line(args.model, info.peer.library)}")

@@ -20,11 +20,14 @@ import torch
 from torch import nn
 
 from .errors import CnnzooError
+from .execution import ExecPath, prepare
 from .fileio import atomic_path
-from .layers import fold_batchnorm
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 OPSET = 18
+# what an exported file computes: fp32 on the CPU, BatchNorm folded, the default memory layout (the
+# runtime picks its own)
+EXPORT_PATH = ExecPath("cpu", "fp32", channels_last=False, fold_bn=True)
 
 
 class ExportError(CnnzooError):
@@ -148,7 +151,7 @@ def export_model(model: nn.Module, meta: dict, file: str | Path, format: str = "
         _require_onnx()
     start = time.perf_counter()
     model = model.float().eval().cpu()
-    folded = fold_batchnorm(model)
+    folded = prepare(model, EXPORT_PATH)
     size = meta["input_size"]
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 3, size, size, generator=g)

@@ -1,14 +1,28 @@
 """How a network wants its images at evaluation: resize the shorter side, centre-crop, scale to 0..1,
 normalise. Pretrained weights come with their authors' values (torchvision's `weights.transforms()`,
 timm's `pretrained_cfg`); a model trained by cnnzoo carries its own in its metadata (`meta_transform`)."""
+import importlib
 from dataclasses import asdict, dataclass
 
 import torch
-from torchvision import transforms as T
 
 from ..errors import CnnzooError
 
-INTERPOLATIONS = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC, "nearest": T.InterpolationMode.NEAREST}
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+class _OnFirstUse:
+    """A module imported when one of its names is first used. torchvision costs a second to import (it
+    pulls in torch._dynamo), and neither training on in-memory data nor `cnnzoo list` needs it."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+T = _OnFirstUse("torchvision.transforms")
 
 
 @dataclass(frozen=True)
@@ -38,7 +52,7 @@ class Preprocessing:
 
     def transform(self, crops: int = 1):
         """PIL image -> C x H x W (1 crop) or 10 x C x H x W (the centre, the corners and their mirrors)."""
-        resize = T.Resize(self.resize, interpolation=INTERPOLATIONS[self.interpolation], antialias=True)
+        resize = T.Resize(self.resize, interpolation=T.InterpolationMode[self.interpolation.upper()], antialias=True)
         finish = T.Compose([T.ToTensor(), T.Normalize(self.mean, self.std)])
         if crops == 1:
             return T.Compose([resize, T.CenterCrop(self.input_size), finish])

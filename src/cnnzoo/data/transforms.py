@@ -17,10 +17,9 @@ import random
 
 import torch
 import torch.nn.functional as F
-from torchvision import transforms as T
 
 from ..errors import CnnzooError
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, T  # T: torchvision.transforms, on first use
 
 # AlexNet's "PCA on the set of RGB pixel values": eigenvalues and eigenvectors of ImageNet's RGB
 # covariance, as published with fb.resnet.torch (the values everyone has used since).

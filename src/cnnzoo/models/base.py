@@ -29,6 +29,9 @@ def _is_tracing() -> bool:
     )
 
 
+_MIN_INPUT: dict[tuple[str, bool], int] = {}  # (structure, training) -> smallest input side
+
+
 class ImageClassifier(nn.Module):
     """Base class of every cnnzoo model.
 
@@ -97,12 +100,24 @@ class ImageClassifier(nn.Module):
     def min_input_size(self) -> int:
         """Smallest square input this model (in its current train/eval mode) can run on.
 
-        Found by running the network on meta tensors (shapes only, no arithmetic) and cached.
+        Found by running the network on meta tensors (shapes only, no arithmetic), once per
+        architecture: the answer is cached under the model's structure (every module's type and
+        settings), so a second model of the same configuration does not probe again.
         """
-        cache = self.__dict__.setdefault("_min_input_cache", {})
-        if self.training not in cache:
-            cache[self.training] = self._probe_min_input_size()
-        return cache[self.training]
+        key = (self._structure(), self.training)
+        if key not in _MIN_INPUT:
+            _MIN_INPUT[key] = self._probe_min_input_size()
+        return _MIN_INPUT[key]
+
+    def _structure(self) -> str:
+        """Every module's name, type and plain settings (channels, kernels, strides, flags, configs)."""
+        plain = (bool, int, float, str, tuple, type(None))
+        parts = []
+        for name, m in self.named_modules():
+            settings = sorted((k, repr(v)) for k, v in vars(m).items()
+                              if k != "training" and not k.startswith("_") and (isinstance(v, plain) or dataclasses.is_dataclass(v)))  # fmt: skip
+            parts.append(f"{name}:{type(m).__module__}.{type(m).__qualname__}:{settings}")
+        return "\n".join(parts)
 
     def _runs_at(self, size: int, meta_state: dict[str, Tensor]) -> bool:
         x = torch.empty(2, self.in_chans, size, size, device="meta")
