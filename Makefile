@@ -26,11 +26,10 @@ demo: $(STAMP)
 	$(VENV)/bin/cnnzoo compare resnet20 resnet56 resnet110 mobilenet_v2 resnet50 vgg16 --plot runs/demo/compare.png
 	@echo "plots: runs/demo/curves.png runs/demo/confusion.png runs/demo/compare.png runs/demo/compare-ilsvrc.png"
 
-# Two pytest workers on two cores (one compute thread each: tests/conftest.py); tests that share an
-# expensive module fixture run in one worker (xdist_group).
+# One pytest worker per core (pytest-xdist), each computing on one thread (tests/conftest.py).
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
-	$(PY) -m pytest -q -n auto --dist loadgroup
+	$(PY) -m pytest -q -n auto
 
 # Regenerate the README's model table and src/cnnzoo/costs.json from the registry.
 table: $(STAMP)

@@ -25,14 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
 
 
-# tests that take `computed_costs` carry this mark, so that under xdist one worker counts them all, once
-COSTS = pytest.mark.xdist_group("costs")
-
-
 @pytest.fixture(scope="session")
 def computed_costs() -> dict:
-    """Parameters and MACs of every registered model, counted once per test session on meta tensors
-    (mark the test with conftest.COSTS)."""
+    """Parameters and MACs of every registered model, counted once per test session (per xdist worker)
+    on meta tensors."""
     return {name: compute_costs(name) for name in cnnzoo.list_models()}
 
 

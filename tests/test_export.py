@@ -81,7 +81,7 @@ def test_torchscript_export(tmp_path):
 
 
 def test_an_export_that_computes_something_else_is_not_written(tmp_path, monkeypatch):
-    import cnnzoo.export as export
+    import cnnzoo.execution as execution  # export folds through the execution path's `prepare`
 
     def broken_fold(model):  # a fold that gets a sign wrong
         folded = cnnzoo.layers.fold_batchnorm(model)
@@ -89,7 +89,7 @@ def test_an_export_that_computes_something_else_is_not_written(tmp_path, monkeyp
         conv.weight.data.neg_()
         return folded
 
-    monkeypatch.setattr(export, "fold_batchnorm", broken_fold)
+    monkeypatch.setattr(execution, "fold_batchnorm", broken_fold)
     (tmp_path / "r.onnx").write_bytes(b"previous")
     with pytest.raises(ExportError, match="computes other logits.*not written"):
         export_model(_trained_like("resnet20"), _meta("resnet20", 10, 32), tmp_path / "r.onnx")

@@ -22,8 +22,6 @@ from cnnzoo.fileio import WriteError
 from cnnzoo.train import CheckpointError, RunConfig, TrainingDiverged, get_recipe, load_checkpoint, load_trained, train
 
 HARNESS = Path(__file__).with_name("fault_harness.py")
-# tests that share a module fixture (a whole run to compare against, a trained model) run in one worker
-WITH_UNINTERRUPTED, WITH_TRAINED = pytest.mark.xdist_group("uninterrupted"), pytest.mark.xdist_group("trained")
 # three short epochs of ResNet-20 on 512 of the embedded digits: 24 steps, a checkpoint every 4 (and at each
 # epoch's end, every 8)
 TRAIN = ["train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=3", "batch_size=64", "checkpoint_every=4", "--limit", "512"]
@@ -55,7 +53,6 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
-@WITH_UNINTERRUPTED
 def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path, uninterrupted):
     out = tmp_path / "run"
     for fault in ({"FAULT_KILL_AT_STEP": "6"}, {"FAULT_KILL_SAVE": "2"}, {"FAULT_KILL_RENAME": "1"}):
@@ -69,7 +66,6 @@ def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path
     assert same_run(out, uninterrupted)
 
 
-@WITH_UNINTERRUPTED
 def test_killed_at_random_moments_then_resumed(tmp_path, uninterrupted):
     out, rng = tmp_path / "run", random.Random(7)
     whole = float((uninterrupted / "wall-seconds").read_text())  # kills land between start-up and the end, on any machine
@@ -177,7 +173,6 @@ def trained(tmp_path_factory) -> Path:
     return out
 
 
-@WITH_TRAINED
 def test_bad_checkpoints_are_clear_errors(tmp_path, trained):
     ckpt = load_checkpoint(trained / "checkpoint.pt")
     cases = {}
@@ -204,7 +199,6 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, trained):
     assert not (tmp_path / "pwned").exists()
 
 
-@WITH_TRAINED
 def test_resuming_another_runs_checkpoint_is_refused(tmp_path, trained):
     import shutil
 

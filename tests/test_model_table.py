@@ -7,16 +7,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import update_model_table as table  # noqa: E402
-from conftest import COSTS
 
 
-@COSTS
 def test_costs_json_is_current(computed_costs):
     stored = json.loads(table.COSTS.read_text())
     assert stored == json.loads(table.costs_json(computed_costs)), "run `make table`"
 
 
-@COSTS
 def test_readme_table_is_current(computed_costs):
     readme = table.README.read_text()
     assert readme == table.readme_with_table(readme, table.markdown_table(computed_costs)), "run `make table`"

@@ -6,7 +6,6 @@ from torch import nn
 import cnnzoo
 from cnnzoo import AuxOutputs, InputShapeError
 from cnnzoo.analysis import analyze, meta_model
-from conftest import COSTS
 
 ALL = cnnzoo.list_models()
 WITH_PARAMS = [n for n in ALL if cnnzoo.model_info(n).params is not None]
@@ -64,21 +63,18 @@ def test_too_small_input_is_refused_before_any_layer(name):
         model(torch.empty(1, 1, need, need, device="meta"))
 
 
-@COSTS
 @pytest.mark.parametrize("name", WITH_PARAMS)
 def test_params_equal_reference(name, computed_costs):
     info = cnnzoo.model_info(name)
     assert computed_costs[name].params == info.params, f"{name}: reference from {info.reference}"
 
 
-@COSTS
 @pytest.mark.parametrize("name", WITH_MACS)
 def test_macs_match_reference(name, computed_costs):
     info = cnnzoo.model_info(name)
     assert computed_costs[name].macs == pytest.approx(info.macs, rel=0.005), f"reference from {info.reference}"
 
 
-@COSTS
 @pytest.mark.parametrize("name", ALL)
 def test_per_layer_macs_add_up_to_flop_counter(name, computed_costs):
     """Our per-layer count (formulas on each conv/linear) against torch's FlopCounterMode total."""
