@@ -1,7 +1,11 @@
+import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from cnnzoo.execution import BF16_ENV
 
@@ -10,8 +14,8 @@ from cnnzoo.execution import BF16_ENV
 # run everything on the bf16 path. Subprocesses (CLI, torchrun) inherit the pin.
 os.environ.setdefault(BF16_ENV, "0")
 
-# Under pytest-xdist (`make test` runs two workers on two cores) each worker computes on one thread:
-# two workers of two threads each would fight over the cores. Subprocesses inherit the setting.
+# Under pytest-xdist (`make test` runs a worker per core) each worker computes on one thread: two workers
+# of two threads each fight over the cores (measured: the suite 35% slower). Subprocesses inherit it.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
@@ -19,17 +23,37 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 import cnnzoo  # noqa: E402
-from cnnzoo.analysis.costs import compute_costs  # noqa: E402
+from cnnzoo.analysis.costs import Costs, compute_costs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR10 = ROOT.parent / "shared" / "data" / "cifar10"
 
 
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder that `make` fills once per test session, whichever xdist worker asks first (the others
+    wait for it and read it): an expensive fixture is not computed again in every worker."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the base all workers share
+    folder = root / f"made-once-{name}"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            make(folder)
+            (folder / ".done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
-def computed_costs() -> dict:
-    """Parameters and MACs of every registered model, counted once per test session (per xdist worker)
-    on meta tensors."""
-    return {name: compute_costs(name) for name in cnnzoo.list_models()}
+def computed_costs(tmp_path_factory) -> dict:
+    """Parameters and MACs of every registered model, counted once per test session on meta tensors."""
+
+    def count(folder: Path) -> None:
+        costs = {name: compute_costs(name) for name in cnnzoo.list_models()}
+        (folder / "costs.json").write_text(json.dumps({n: [c.params, c.macs] for n, c in costs.items()}))
+
+    stored = json.loads((made_once(tmp_path_factory, "costs", count) / "costs.json").read_text())
+    return {name: Costs(params, macs) for name, (params, macs) in stored.items()}
 
 
 @pytest.fixture(scope="session")

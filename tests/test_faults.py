@@ -20,6 +20,7 @@ import cnnzoo.train.loop as loop
 from cnnzoo.data import DataOptions, load_data
 from cnnzoo.fileio import WriteError
 from cnnzoo.train import CheckpointError, RunConfig, TrainingDiverged, get_recipe, load_checkpoint, load_trained, train
+from conftest import made_once
 
 HARNESS = Path(__file__).with_name("fault_harness.py")
 # three short epochs of ResNet-20 on 512 of the embedded digits: 24 steps, a checkpoint every 4 (and at each
@@ -45,12 +46,15 @@ def same_run(a: Path, b: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("whole") / "run"
-    started = time.perf_counter()
-    done = cnnzoo(*TRAIN, "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    (out / "wall-seconds").write_text(str(time.perf_counter() - started))  # how long a whole run takes on this machine
-    return out
+    """A whole run to compare against, made once for the session (whichever worker needs it first)."""
+
+    def whole(folder: Path) -> None:
+        started = time.perf_counter()
+        done = cnnzoo(*TRAIN, "--out", str(folder / "run"))
+        assert done.returncode == 0, done.stderr
+        (folder / "run" / "wall-seconds").write_text(str(time.perf_counter() - started))  # how long a run takes here
+
+    return made_once(tmp_path_factory, "uninterrupted", whole) / "run"
 
 
 def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path, uninterrupted):

@@ -204,8 +204,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
         if not args.checkpoint:
             raise CnnzooError("give --checkpoint (of `cnnzoo train`, or an exported .onnx) or --model NAME [--pretrained W] --data FOLDER")
         result = evaluate_checkpoints(args.checkpoint, options)
-    if not result.main:
-        return
+    if result.main:
+        _print_evaluation(result, args)
+
+
+def _print_evaluation(result, args: argparse.Namespace) -> None:
     data, crops = result.data, f"{args.crops} crop{'s' if args.crops > 1 else ''}"
     if args.model:
         print(f"{data.description}; {crops}; {result.path.describe()}")

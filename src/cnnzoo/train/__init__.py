@@ -2,6 +2,7 @@
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .loop import RunConfig, RunResult, StopRequested, TrainingDiverged, train
 from .recipes import RECIPES, Recipe, get_recipe, recipe_for
+from .state import TrainState
 from .weights import load_trained, save_weights
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "StopRequested",
+    "TrainState",
     "TrainingDiverged",
     "get_recipe",
     "load_checkpoint",
