@@ -26,10 +26,11 @@ demo: $(STAMP)
 	$(VENV)/bin/cnnzoo compare resnet20 resnet56 resnet110 mobilenet_v2 resnet50 vgg16 --plot runs/demo/compare.png
 	@echo "plots: runs/demo/curves.png runs/demo/confusion.png runs/demo/compare.png runs/demo/compare-ilsvrc.png"
 
-# One pytest worker per core (pytest-xdist), each computing on one thread (tests/conftest.py).
+# One pytest worker per core (pytest-xdist), each computing on one thread (tests/conftest.py); tests
+# handed out two at a time, the long ones first, so that the workers finish together.
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --maxschedchunk 2
 
 # Regenerate the README's model table and src/cnnzoo/costs.json from the registry.
 table: $(STAMP)

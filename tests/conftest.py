@@ -71,6 +71,17 @@ def fp32_path(monkeypatch) -> str:
     return "fp32"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "heavy(seconds): a long test (seconds measured on one thread); run first")
+
+
+def pytest_collection_modifyitems(items):
+    """The long tests first, longest first: two xdist workers then finish together instead of one
+    idling while the other runs a long test that was collected last."""
+    seconds = {id(item): (item.get_closest_marker("heavy").args[0] if item.get_closest_marker("heavy") else 0) for item in items}
+    items.sort(key=lambda item: -seconds[id(item)])
+
+
 @pytest.fixture(params=["fp32", "bf16"])
 def cpu_path(request, monkeypatch) -> str:
     """Each CPU default path in turn: fp32 + channels_last (AVX2 CPUs) and bf16 autocast + channels_last

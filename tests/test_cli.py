@@ -127,6 +127,7 @@ def test_bench_and_compare_errors(capsys, argv, message):
     assert code == 2 and message in err
 
 
+@pytest.mark.heavy(10)
 def test_train_eval_predict_from_the_command_line(capsys, tmp_path):
     out = tmp_path / "run"
     code, text, _ = run(capsys, "train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=2", "batch_size=64",

@@ -52,6 +52,7 @@ def test_shards_of_a_batch_are_the_one_process_batch():
             assert torch.equal(part.images, batch.images[r::3]) and torch.equal(part.labels, batch.labels[r::3])
 
 
+@pytest.mark.heavy(10)
 @pytest.mark.parametrize("nproc", [2, 3])
 def test_distributed_evaluation_counts_every_image_once(tmp_path, nproc):
     """101 images over 2 and 3 processes: the metrics equal one process's, exactly (no padding)."""
@@ -68,6 +69,7 @@ def test_distributed_evaluation_counts_every_image_once(tmp_path, nproc):
     assert many["loss"] == pytest.approx(one["loss"], rel=1e-5)
 
 
+@pytest.mark.heavy(72)
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, cifar10_root):
     """ResNet-20 on 3,000 shared CIFAR-10 images for two epochs, global batch 64, in 1 and in 2 processes.
     The batches and their augmentation are identical; BatchNorm normalises over each process's 32

@@ -57,6 +57,7 @@ def uninterrupted(tmp_path_factory) -> Path:
     return made_once(tmp_path_factory, "uninterrupted", whole) / "run"
 
 
+@pytest.mark.heavy(35)
 def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path, uninterrupted):
     out = tmp_path / "run"
     for fault in ({"FAULT_KILL_AT_STEP": "6"}, {"FAULT_KILL_SAVE": "2"}, {"FAULT_KILL_RENAME": "1"}):
@@ -70,6 +71,7 @@ def test_killed_during_a_step_and_during_checkpoint_writes_then_resumed(tmp_path
     assert same_run(out, uninterrupted)
 
 
+@pytest.mark.heavy(25)
 def test_killed_at_random_moments_then_resumed(tmp_path, uninterrupted):
     out, rng = tmp_path / "run", random.Random(7)
     whole = float((uninterrupted / "wall-seconds").read_text())  # kills land between start-up and the end, on any machine
@@ -89,6 +91,7 @@ def test_killed_at_random_moments_then_resumed(tmp_path, uninterrupted):
     assert proc.returncode == 0 and same_run(out, uninterrupted)
 
 
+@pytest.mark.heavy(38)
 def test_torchrun_restarts_a_killed_worker_and_the_job_resumes(tmp_path):
     """Two gloo processes; rank 1 is killed at step 10 of its first attempt; torchrun restarts both."""
     args = [*TRAIN, "epochs=2"]

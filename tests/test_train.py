@@ -125,6 +125,7 @@ def _run(out, recipe, **kwargs):
     return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
 
 
+@pytest.mark.heavy(11)
 def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights,
     on the fp32 path and on the bf16 autocast one."""
@@ -140,6 +141,7 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     assert (tmp_path / "parts" / "log.csv").read_text() .count("\n") == 4  # a header and three epochs
 
 
+@pytest.mark.heavy(16)
 def test_training_learns_and_writes_its_artifacts(tmp_path):
     result = train(RunConfig("resnet20", "digits", get_recipe("short").override(epochs=3, batch_size=64), tmp_path / "run",
                              show_progress=False, log=quiet))  # fmt: skip
@@ -168,6 +170,7 @@ def test_a_new_run_never_overwrites_an_old_one(tmp_path):
         _run(tmp_path / "r", recipe)
 
 
+@pytest.mark.heavy(80)
 def test_resnet20_learns_cifar10_in_one_epoch(tmp_path, cifar10_root):
     """ResNet-20 on the shared CIFAR-10's 45k/5k split (24,000 of the 45,000 training images: 187 steps of
     the paper's recipe: measured 63.4% on one thread of an AVX-512 EPYC, 61.9% on two), validated on the
