@@ -188,7 +188,8 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, trained):
     other = dict(ckpt, meta=dict(ckpt["meta"], model="resnet32"))
     torch.save(other, tmp_path / "architecture.pt")
     cases["architecture.pt"] = r"does not fit the model: tensor layer\d.* is missing|unexpected tensor"
-    fewer = dict(ckpt, meta=dict(ckpt["meta"], num_classes=5))
+    meta = ckpt["meta"]
+    fewer = dict(ckpt, meta=dict(meta, num_classes=5, classes=meta["classes"][:5], class_names=meta["class_names"][:5]))
     torch.save(fewer, tmp_path / "classes.pt")
     cases["classes.pt"] = r"fc.weight has shape \(10, 64\), the model's is \(5, 64\)"
     torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
@@ -210,8 +211,8 @@ def test_resuming_another_runs_checkpoint_is_refused(tmp_path, trained):
     import shutil
 
     shutil.copytree(trained, tmp_path / "run")
-    with pytest.raises(CheckpointError, match="was made with recipe"):
-        _run(tmp_path / "run", get_recipe("short").override(epochs=3, batch_size=64), resume=True)
+    with pytest.raises(CheckpointError, match=r"another run \(recipe lr: 0.2 -> 0.1\)"):
+        _run(tmp_path / "run", get_recipe("short").override(epochs=3, batch_size=64, lr=0.1), resume=True)
     torch.save({"model": {}}, tmp_path / "run" / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="not a cnnzoo training checkpoint"):
         _run(tmp_path / "run", get_recipe("short").override(epochs=1, batch_size=64), resume=True)

@@ -128,8 +128,8 @@ def _run(out, recipe, **kwargs):
 @pytest.mark.heavy(11)
 def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights,
-    on the fp32 path and on the bf16 autocast one."""
-    recipe = get_recipe("short").override(epochs=3, batch_size=64, checkpoint_every=3)
+    on the fp32 path and on the bf16 autocast one (8 steps an epoch: stops at 5, 8 and 13 of 16)."""
+    recipe = get_recipe("short").override(epochs=2, batch_size=64, checkpoint_every=3)
     whole = _run(tmp_path / "whole", recipe)
     assert whole.final["path"].startswith(f"CPU, {cpu_path}")
     for stop in (5, 8, 13):
@@ -138,7 +138,7 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     _run(tmp_path / "parts", recipe, resume=True)
     whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
-    assert (tmp_path / "parts" / "log.csv").read_text() .count("\n") == 4  # a header and three epochs
+    assert (tmp_path / "parts" / "log.csv").read_text() .count("\n") == 3  # a header and two epochs
 
 
 @pytest.mark.heavy(16)

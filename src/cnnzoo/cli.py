@@ -10,6 +10,7 @@ from .analysis.compare import compare, plot
 from .analysis.costs import model_costs
 from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
+from .data.decoding import BadImageError
 from .data.transforms import meta_transform
 from .distributed import leave
 from .errors import CnnzooError
@@ -240,13 +241,23 @@ def _print_evaluation(result, args: argparse.Namespace) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    if args.top < 1:
+        raise CnnzooError(f"--top must be at least 1, got {args.top}")
     run, meta = load_predictor(args.checkpoint, args.model, args.pretrained, args.runtime)
     transform = meta_transform(meta)
     names = meta["class_names"]
-    for image in args.images:
-        probs = predict_image(run, image, transform)
+    failed = []
+    for image in args.images:  # a bad image is named and skipped; the others are still predicted
+        try:
+            probs = predict_image(run, image, transform)
+        except (BadImageError, OSError) as e:
+            failed.append(image)
+            print(f"cnnzoo: error: cannot read {image}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+            continue
         top = probs.topk(min(args.top, len(probs)))
         print(f"{image}: " + ", ".join(f"{names[i]} {100 * p:.1f}%" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+    if failed:
+        raise CnnzooError(f"{len(failed)} of {len(args.images)} images could not be read (first: {failed[0]})")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data.folder import readable
 from .distributed import SINGLE, World
 from .execution import ExecPath
 from .fileio import atomic_path
@@ -95,6 +96,7 @@ def plot_confusion(confusion: torch.Tensor, class_names: list[str], file, title:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    class_names = [readable(c) for c in class_names]  # a folder name of non-UTF-8 bytes: drawable
     n = confusion.shape[0]
     rates = (confusion.float() / confusion.sum(1, keepdim=True).clamp_min(1)).numpy()
     size = min(4 + 0.35 * n, 30)

@@ -13,14 +13,18 @@ models, the data, the preprocessing and the execution path.
 Images are fed as the model wants them: a checkpoint by its own run's preprocessing (input size,
 normalisation), published weights by their authors' (resize, crop, mean/std, interpolation).
 """
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from .data import load_data
 from .data.bundle import DataBundle, is_training_data
 from .data.evalset import imagenet_wnids, load_eval_data
+from .data.folder import readable
+from .data.loaders import MemoryLoader
 from .data.preprocessing import Preprocessing
 from .data.transforms import meta_transform
 from .distributed import SINGLE, World, join
@@ -31,6 +35,7 @@ from .export import OnnxModel
 from .factory import create_model
 from .interop.pretrained import WeightSource, imagenet_categories
 from .registry import model_info
+from .train.metadata import EXPORT_FIELDS, validated_meta
 from .train.recipes import Recipe
 from .train.weights import load_trained
 
@@ -128,9 +133,9 @@ def load_checkpoints(files: list[str | Path]) -> tuple[list[nn.Module], list[dic
 
 def _onnx_with_meta(file: str | Path) -> tuple[nn.Module, dict]:
     model = OnnxModel(file)
-    if "input_size" not in model.meta:
+    if not model.meta:
         raise CnnzooError(f"{file} has no cnnzoo metadata: export it with `cnnzoo export`")
-    return model, model.meta
+    return model, validated_meta(model.meta, str(file), EXPORT_FIELDS)
 
 
 def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBundle:
@@ -155,10 +160,25 @@ def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBun
         if options.limit:
             raise CnnzooError("--limit is for evaluation-only data (a folder of labelled images, ImageNet val): a run's split is fixed")
         data_options = recipe.data_options(meta["input_size"], options.crops, options.strict)
-        return load_data(str(spec), data_options)
+        return as_trained(load_data(str(spec), data_options), meta, str(spec))
     return load_eval_data(spec, meta_transform(meta, options.crops), list(meta["classes"]), list(meta["class_names"]),
                           batch or max(recipe.batch_size, 100), recipe.workers if workers is None else workers,
                           options.strict, options.limit, by_order=False)  # fmt: skip
+
+
+def as_trained(data: DataBundle, meta: dict, spec: str) -> DataBundle:
+    """A dataset's validation split as a checkpoint sees it: labelled by the checkpoint's classes (by
+    name; a class it does not know is an error), normalised with its training data's statistics."""
+    classes = list(meta.get("classes") or data.classes)
+    if data.classes != classes:
+        unknown = [c for c in data.classes if c not in classes]
+        if unknown:
+            raise CnnzooError(f"{spec} has class {readable(unknown[0])!r}, which {meta['model']} was not trained on "
+                              f"({', '.join(map(readable, classes[:8]))}{', ...' if len(classes) > 8 else ''})")  # fmt: skip
+        data.val.relabel([classes.index(c) for c in data.classes])
+    if isinstance(meta.get("normalization"), dict) and isinstance(data.val, MemoryLoader):
+        data.val.mean, data.val.std = (torch.tensor(meta["normalization"][k]).float() for k in ("mean", "std"))
+    return DataBundle(None, data.val, classes, list(meta["class_names"]), data.stats, data.description)
 
 
 def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = EvalOptions(), device: str | None = None) -> Evaluation:
@@ -170,6 +190,8 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = EvalOpt
     if options.weights is not None:
         if len(options.weights) != len(files):
             raise CnnzooError(f"--weights needs one weight per checkpoint ({len(files)}), got {len(options.weights)}")
+        if not all(math.isfinite(w) and w >= 0 for w in options.weights) or not sum(options.weights) > 0:
+            raise CnnzooError(f"--weights must be finite and >= 0, at least one > 0: got {' '.join(map(str, options.weights))}")
     models, metas = load_checkpoints(files)
     onnx = isinstance(models[0], OnnxModel)
     data = checkpoint_data(metas[0], options)

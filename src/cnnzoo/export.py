@@ -10,6 +10,7 @@ can feed it images without the checkpoint. An export that fails its check is not
 import contextlib
 import io
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -101,7 +102,10 @@ def load_onnx(file: str | Path, threads: int | None = None) -> tuple[Callable[[t
         session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
     except Exception as e:
         raise ExportError(f"onnxruntime cannot load {file}: {str(e).strip().splitlines()[0][:200]}") from None
-    meta = json.loads(session.get_modelmeta().custom_metadata_map.get("cnnzoo", "{}"))
+    try:
+        meta = json.loads(session.get_modelmeta().custom_metadata_map.get("cnnzoo", "{}"))
+    except ValueError:
+        raise ExportError(f"{file}: its cnnzoo metadata is not valid JSON (a damaged file?): export it again") from None
     name, fixed = session.get_inputs()[0].name, session.get_inputs()[0].shape[0]
     fixed = fixed if isinstance(fixed, int) else None  # a file exported without --dynamic-batch
 
@@ -168,11 +172,15 @@ def export_model(model: nn.Module, meta: dict, file: str | Path, format: str = "
         for n in sizes:
             images = torch.randn(n, 3, size, size, generator=g)
             expected = model(images)
+            if not torch.isfinite(expected).all():
+                raise ExportError(f"{meta.get('model', 'the model')} outputs NaN or infinite logits on random images: its weights "
+                                  f"are broken, so there is nothing to export")  # fmt: skip
             try:
                 got = run(images)
             except Exception as e:
                 raise ExportError(f"the exported {format} file fails at batch {n}: {str(e).strip().splitlines()[0][:200]}") from None
-            diff = max(diff, (got - expected).abs().max().item())
+            gap = (torch.as_tensor(got).float() - expected).abs().max().item()  # NaN where the file computes NaN
+            diff = gap if math.isnan(gap) or math.isnan(diff) else max(diff, gap)
             scale = max(scale, expected.abs().max().item())
         tolerance = 1e-3 * scale  # BN folding and another runtime reorder fp32 sums: differences of ~1e-5 relative
         if not diff <= tolerance:

@@ -2,6 +2,7 @@
 flushed to disk, then renamed over it (a rename is atomic on POSIX)."""
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +15,8 @@ class WriteError(CnnzooError):
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path to write; on success it replaces `path`, on failure it is removed."""
+    """Yield a temporary path to write; on success it replaces `path` (with the permissions a new file
+    gets here: 0666 less the umask), on failure it is removed."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,20 +28,48 @@ def atomic_path(path: str | os.PathLike):
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would leave run outputs unreadable to the group
         os.replace(tmp, path)
     except BaseException as e:
+        reason = write_failure(e, path.parent)  # before the partial file is removed: a full disk is still full
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(e, OSError) or _disk_full(e):
-            kept = "the previous file there is unchanged" if path.exists() else "nothing was written"
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).strip().splitlines()[0]
-            raise WriteError(f"cannot write {path}: {reason}; {kept}. Free some space (or fix permissions) and retry") from None
-        raise
+        if reason is None:
+            raise
+        kept = "the previous file there is unchanged" if path.exists() else "nothing was written"
+        raise WriteError(f"cannot write {path}: {reason}; {kept}. Free some space (or fix permissions) and retry") from None
 
 
-def _disk_full(e: BaseException) -> bool:
-    """torch.save reports a failed write as a RuntimeError from its zip writer."""
-    return isinstance(e, RuntimeError) and ("failed writing" in str(e) or "No space left" in str(e))
+# what the writers cnnzoo uses say when the disk fills: torch.save's zip writer, safetensors (Rust), Python
+_FULL = ("no space left", "disk quota", "file too large", "failed writing", "unexpected pos", "write failed", "os error 28")
+LOW_SPACE = 4 * 2**20  # bytes: a folder with less free is full for any file cnnzoo writes
+
+
+def write_failure(e: BaseException, folder: Path) -> str | None:
+    """Why a write failed, if the environment failed it (a full disk, a quota, no permission), as one
+    line; None for anything else (a bug, an interrupt), which must propagate as it is. A full disk is
+    recognised by the folder's free space as well as by the errors the writers raise, whatever their type."""
+    if isinstance(e, OSError):
+        return e.strerror or (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if not isinstance(e, Exception) or isinstance(e, CnnzooError):  # an interrupt, or a refusal of cnnzoo's own
+        return None
+    text = str(e).lower()
+    if any(marker in text for marker in _FULL) or _free_bytes(folder) < LOW_SPACE:
+        return f"No space left on device ({_free_bytes(folder) / 2**20:.1f} MiB free in {folder})"
+    return None
+
+
+def _free_bytes(folder: Path) -> float:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return float("inf")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it: set, then put it back
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -17,6 +17,7 @@ from .export import load_onnx
 from .factory import create_model
 from .interop.pretrained import pretrained_meta
 from .registry import model_info
+from .train.metadata import EXPORT_FIELDS, validated_meta
 from .train.weights import load_trained
 
 
@@ -49,9 +50,9 @@ def load_predictor(checkpoint: str | Path | None = None, model: str | None = Non
         if not onnx_file:
             raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
         run, meta = load_onnx(checkpoint)
-        if "input_size" not in meta:
+        if not meta:
             raise CnnzooError(f"{checkpoint} has no cnnzoo metadata: export it with `cnnzoo export`")
-        return run, meta
+        return run, validated_meta(meta, str(checkpoint), EXPORT_FIELDS)
     if onnx_file:
         raise CnnzooError(f"{checkpoint} is an ONNX file: it runs with --runtime onnx")
     return load_model(checkpoint, model, pretrained)

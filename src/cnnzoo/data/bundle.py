@@ -5,17 +5,20 @@
   <cifar-10-batches-py folder, or a folder holding one>   CIFAR-10's python batches
   <folder>            the ImageNet layouts of folder.py; CIFAR-10 as JPEG folders included
 
-Small images (64x64 or less, all one size) are decoded once into memory (and cached on disk under
-$CNNZOO_CACHE, default ~/.cache/cnnzoo); larger ones stream through DataLoader workers. Without a
+Small images (64x64 or less) are decoded once into memory, at one size (the most common; others are
+resized to it, never dropped), and cached on disk under $CNNZOO_CACHE (default ~/.cache/cnnzoo), keyed
+by every file's path, size and modification time; larger ones stream through DataLoader workers. Without a
 val split (the shared CIFAR-10 has only train), validation is a seeded stratified split of train:
 5,000 images for CIFAR-10 as in the ResNet paper, 10% otherwise.
 """
 import hashlib
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ..fileio import atomic_path
 from ..progress import Progress
@@ -63,21 +66,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CNNZOO_CACHE", Path.home() / ".cache" / "cnnzoo"))
 
 
-def decode_all(items: ImageList, strict: bool, stats: DecodeStats) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Every image of a list as one uint8 tensor, if they are all small and one size (else None)."""
-    first = None
-    for path in items.paths[:50]:  # the first image that decodes tells the size
+def cache_key(items: ImageList) -> str:
+    """What the decoded pixels depend on: every file's path, size and modification time (ns), and its
+    label. A file changed, emptied, added or removed gives another key (one stat per file: 0.3 s for
+    CIFAR-10's 50,000 JPEGs, measured in the README)."""
+    digest = hashlib.sha1(f"decoded v2\n{len(items)}\n".encode())
+    for path, label in zip(items.paths, items.labels):
+        st = os.stat(path)
+        digest.update(f"{path}\t{st.st_size}\t{st.st_mtime_ns}\t{label}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _small(items: ImageList) -> bool:
+    """Whether the images are small enough to hold in memory, as the first that decodes says."""
+    for path in items.paths[:50]:
         try:
-            first = decode(path)
-            break
+            return max(decode(path).size) <= SMALL
         except BadImageError:
             continue
-    if first is None or max(first.size) > SMALL:
+    return False
+
+
+def decode_all(items: ImageList, strict: bool, stats: DecodeStats) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every image of a list as one uint8 tensor if they are small (else None: they stream). Images of
+    another size than the most common one are resized to it (bilinear, antialiased: the whole image, as
+    the in-memory loader scales images for a model) and counted in `stats`, never dropped."""
+    if not _small(items):
         return None
-    key = hashlib.sha1("\n".join([str(len(items)), items.paths[0], items.paths[-1], str(Path(items.paths[0]).stat().st_mtime)]).encode())
-    cached = cache_dir() / "decoded" / f"{key.hexdigest()}.pt"
+    cached = cache_dir() / "decoded" / f"{cache_key(items)}.pt"
     if cached.is_file():
         data = torch.load(cached, weights_only=True)  # tensors only: nothing in the file can run
+        stats.resized += int(data.get("resized", 0))
         return data["images"], data["labels"]
     images, labels = [], []
     with Progress(len(items), "decoding", "images") as bar:
@@ -86,19 +105,31 @@ def decode_all(items: ImageList, strict: bool, stats: DecodeStats) -> tuple[torc
                 img = decode(path)
             except BadImageError as e:
                 skip_or_raise(path, str(e), strict, stats)
-                img = None
-            if img is not None and img.size != first.size:
-                skip_or_raise(path, f"size {img.size} differs from {first.size}", strict, stats)
-                img = None
-            if img is not None:
+            else:
                 images.append(torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(img.height, img.width, 3))
                 labels.append(label)
             bar.update()
+    if not images:
+        raise DataError(f"none of the {len(items):,} images could be decoded ({stats.summary()})")
+    images, resized = _one_size(images)
+    stats.resized += resized
     result = torch.stack(images).permute(0, 3, 1, 2).contiguous(), torch.tensor(labels)
     if not stats.total:  # cache only complete decodes: a skipped file might be fixed later
         with atomic_path(cached) as tmp:
-            torch.save({"images": result[0], "labels": result[1]}, tmp)
+            torch.save({"images": result[0], "labels": result[1], "resized": torch.tensor(resized)}, tmp)
     return result
+
+
+def _one_size(images: list[torch.Tensor]) -> tuple[list[torch.Tensor], int]:
+    """H x W x 3 uint8 images all at the most common size; and how many were resized to it."""
+    target = Counter(tuple(x.shape[:2]) for x in images).most_common(1)[0][0]
+    resized = 0
+    for i, x in enumerate(images):
+        if tuple(x.shape[:2]) != target:
+            scaled = F.interpolate(x.permute(2, 0, 1)[None].float(), size=target, mode="bilinear", antialias=True, align_corners=False)
+            images[i] = scaled[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
+            resized += 1
+    return images, resized
 
 
 def _subset(images, labels, keep: int, seed: int):
@@ -148,7 +179,7 @@ def open_data(spec: str, strict: bool = False) -> DataSource:
         return DataSource(names, names, stats, f"CIFAR-10 python batches at {batches}", (images, labels))
     train = imagenet_split(root, "train")
     has_val = (root / "val").is_dir() or (root / "ILSVRC" / "Data" / "CLS-LOC" / "val").is_dir()
-    val = imagenet_split(root, "val") if has_val else None
+    val = imagenet_split(root, "val").labelled_by(train.classes, train.class_names, f"the val split of {root}") if has_val else None
     where = f"image folders at {root}"
     decoded = decode_all(train, strict, stats)
     if decoded is not None:

@@ -6,9 +6,11 @@
   kaggle   root/ILSVRC/Data/CLS-LOC/{train/<wnid>/, val/}, root/LOC_val_solution.csv,
            root/LOC_synset_mapping.txt
 
-Class indices are always the sorted class (wnid) folder names, as torchvision's ImageFolder and
-every pretrained ImageNet model use; human-readable names come from the devkit or Kaggle's
-mapping where present.
+Class indices are always the sorted class (wnid) folder names of the training split, as torchvision's
+ImageFolder and every pretrained ImageNet model use; a val split is labelled by those names
+(`ImageList.labelled_by`), never by its own folder list; human-readable names come from the devkit or
+Kaggle's mapping where present (a folder name that is not valid UTF-8 is shown with U+FFFD in its
+readable name, and matched by its bytes).
 """
 import csv
 from dataclasses import dataclass
@@ -33,6 +35,24 @@ class ImageList:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def labelled_by(self, classes: list[str], class_names: list[str], what: str) -> "ImageList":
+        """These images labelled by their class's index in `classes` (the training split's), matched by
+        name; a class that `classes` does not hold is an error naming it."""
+        index = {c: i for i, c in enumerate(classes)}
+        unknown = [c for c in self.classes if c not in index]
+        if unknown:
+            known = ", ".join(classes[:8]) + (", ..." if len(classes) > 8 else "")
+            raise DataError(f"{what} has class {readable(unknown[0])!r}, which the training data do not have ({known}): "
+                            f"remove it, or add it to train/")  # fmt: skip
+        labels = [index[self.classes[label]] for label in self.labels]
+        return ImageList(self.paths, labels, list(classes), list(class_names))
+
+
+def readable(name: str) -> str:
+    """A folder name fit to print and draw: bytes that are not UTF-8 (kept by Python as lone surrogates)
+    become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
@@ -53,7 +73,7 @@ def scan_class_folders(root: Path, names: dict[str, str] | None = None) -> Image
         paths += [str(f) for f in files]
         labels += [label] * len(files)
     names = names or {}
-    return ImageList(paths, labels, classes, [names.get(c, c) for c in classes])
+    return ImageList(paths, labels, classes, [names.get(c, readable(c)) for c in classes])
 
 
 def _devkit(root: Path) -> Path | None:

@@ -49,9 +49,14 @@ class Loader(Protocol):
     def num_samples(self) -> int: ...  # images per epoch
 
     @property
+    def num_images(self) -> int: ...  # images it holds (an epoch may leave a last partial batch out)
+
+    @property
     def normalization(self) -> dict | str: ...  # as a run records it: {"mean": ..., "std": ...} or "imagenet"
 
     def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]: ...
+
+    def relabel(self, new_index: list[int]) -> None: ...  # label i becomes new_index[i]
 
 
 class MemoryLoader:
@@ -84,6 +89,10 @@ class MemoryLoader:
         return len(self) * self.batch_size if self.drop_last else len(self.labels)
 
     @property
+    def num_images(self) -> int:
+        return len(self.labels)
+
+    @property
     def normalization(self) -> dict:
         """The training data's statistics the images are normalised with (per channel, or per pixel)."""
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
@@ -99,6 +108,10 @@ class MemoryLoader:
         if x.shape[-1] != size or x.shape[-2] != size:  # small images for a bigger net: scale them up whole
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return x
+
+    def relabel(self, new_index: list[int]) -> None:
+        """Label i becomes new_index[i] (a dataset's classes mapped to a model's)."""
+        self.labels = torch.tensor(new_index, dtype=torch.long)[self.labels]
 
     def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]:
         n = len(self.labels)
@@ -175,8 +188,17 @@ class StreamLoader:
         return len(self) * self.batch_size if self.drop_last else len(self.items)
 
     @property
+    def num_images(self) -> int:
+        return len(self.items)
+
+    @property
     def normalization(self) -> str:
         return "imagenet"  # streamed images are normalised by their transforms, with ImageNet's mean/std
+
+    def relabel(self, new_index: list[int]) -> None:
+        """Label i becomes new_index[i] (a dataset's classes mapped to a model's)."""
+        labels = [new_index[label] for label in self.items.labels]
+        self.items = self.dataset.items = ImageList(self.items.paths, labels, self.items.classes, self.items.class_names)
 
     def batches(self, epoch: int = 0, start: int = 0, world: World = SINGLE) -> Iterator[Batch]:
         n = len(self.items)

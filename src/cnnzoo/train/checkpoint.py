@@ -1,6 +1,8 @@
 """Checkpoints: everything needed to continue a run at the exact step, written atomically, read
 without running code (torch.load(weights_only=True): tensors and plain containers only)."""
+import pickle
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,19 @@ def load_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated files, foreign pickles that would run code, other formats
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {first}") from None
+    except pickle.UnpicklingError as e:  # torch's refusal to unpickle anything but tensors and plain containers
+        found = re.search(r"unsupported GLOBAL (\S+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: it holds Python objects{what} that only unpickling with code execution could "
+            f"rebuild, and cnnzoo loads tensors and plain containers only; re-save the weights from a trusted source"
+        ) from None
+    except Exception as e:  # truncated files, other formats
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_sentence(e)}") from None
+
+
+def first_sentence(e: BaseException, limit: int = 160) -> str:
+    """An exception's message cut to its first sentence, or at a word boundary below `limit` characters."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    text = text.split(". ")[0].rstrip(".")
+    return text if len(text) <= limit else text[: limit - 4].rsplit(" ", 1)[0] + " ..."

@@ -157,11 +157,14 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     source = open_data(config.data, config.strict)
     size = input_size(recipe, meta_model(config.model, **config.model_options), source.image_size)
     data = source.bundle(recipe.data_options(size, strict=config.strict, limit=config.limit))
+    if data.num_classes < 2:
+        raise CnnzooError(f"{config.data} has {data.num_classes} class ({', '.join(data.class_names)}): a classifier needs at least two")
     if config.num_classes is not None and config.num_classes != data.num_classes:
         raise CnnzooError(f"--num-classes {config.num_classes}, but {config.data} has {data.num_classes} classes")
     steps_per_epoch = len(data.train)
     if steps_per_epoch == 0:
-        raise CnnzooError(f"the training set ({data.train.num_samples} images) is smaller than one batch of {recipe.batch_size}")
+        raise CnnzooError(f"the training set ({data.train.num_images:,} images) is smaller than one batch of {recipe.batch_size}: "
+                          f"lower batch_size (e.g. batch_size={_fitting_batch(data.train.num_images)})")  # fmt: skip
     total_steps = recipe.iterations or max(1, round(recipe.epochs * steps_per_epoch))
 
     model, options = build_model(config, recipe, data.num_classes, world, path)
@@ -186,6 +189,10 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     return run, state
 
 
+def _fitting_batch(images: int) -> int:
+    return max(1, 2 ** max(0, (images // 2).bit_length() - 1))  # a power of two, at most half the images
+
+
 def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> bool:
     """Whether to resume; refuses a folder that cannot be written or would be overwritten."""
     checkpoint_file = out / "checkpoint.pt"
@@ -195,18 +202,30 @@ def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> b
         raise CnnzooError(f"{out} already holds a run: add --resume to continue it, or choose another --out")
     if resume and not checkpoint_file.exists():
         raise CnnzooError(f"nothing to resume: no checkpoint at {checkpoint_file}")
-    if dry_run:
+    if dry_run:  # write nothing, but a folder that could not be written is refused as a real run would be
+        _probe(next(p for p in (out, *out.parents) if p.exists()), out)
         return bool(resume)
-    for stale in out.glob(".checkpoint.pt.*.tmp"):  # the half-written file of a process killed while saving
+    for stale in out.glob(".*.tmp"):  # the half-written files of a process killed while saving (checkpoint, weights, logs)
         stale.unlink(missing_ok=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
+    except OSError as e:
+        raise CnnzooError(f"cannot write to the run folder {out}: {e.strerror or e}; choose another --out") from None
+    _probe(out, out)
+    return bool(resume)
+
+
+def _probe(folder: Path, out: Path) -> None:
+    """A file created and removed in `folder`: the run folder (or, for a dry run, its nearest existing
+    parent) can be written."""
+    try:
+        if not folder.is_dir():
+            raise NotADirectoryError(20, f"{folder} is not a folder")
+        probe = folder / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
         raise CnnzooError(f"cannot write to the run folder {out}: {e.strerror or e}; choose another --out") from None
-    return bool(resume)
 
 
 def input_size(recipe: Recipe, model: nn.Module, data_size: int | None) -> int:
@@ -254,8 +273,14 @@ def begin(run: Run, state: TrainState) -> None:
     """Resume from the run folder's checkpoint, or write the first one (a start to come back to: a
     restarted job or a NaN rollback resumes from here)."""
     if run.resume:
-        state.load(run.checkpoint_file, run.meta, run.world)
+        saved = state.load(run.checkpoint_file, run.meta, run.world)["recipe"]
         run.log(f"resuming {run.out} at step {state.step:,} (epoch {state.epoch + 1}, batch {state.batch})")
+        longer = {k: (saved.get(k), run.recipe.as_dict()[k]) for k in ("epochs", "iterations") if saved.get(k) != run.recipe.as_dict()[k]}
+        if longer:
+            what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in longer.items())
+            run.log(f"extended ({what}): {run.total_steps:,} steps in all; the learning-rate schedule follows the new length from here")
+            if run.world.main:
+                atomic_write_text(run.out / "recipe.json", json.dumps(run.recipe.as_dict(), indent=1))
         return
     if run.world.main:
         atomic_write_text(run.out / "recipe.json", json.dumps(run.recipe.as_dict(), indent=1))

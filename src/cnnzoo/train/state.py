@@ -12,11 +12,42 @@ from torch import nn
 from ..distributed import World
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .optim import EMA
+from .recipes import Recipe
 from .schedule import Plateau
 from .weights import load_fitting
 
-# what a run's checkpoint must agree on with the run resuming from it
-SAME_RUN = ("model", "model_options", "data", "recipe", "init")
+# what a run's checkpoint must agree on with the run resuming from it; of the recipe, every field but
+# these: the ones that change nothing in the result, and the length, which a resumed run may extend
+SAME_RUN = ("model", "model_options", "init")
+FREE_ON_RESUME = ("workers", "checkpoint_every")
+MAY_GROW = ("epochs", "iterations")
+
+
+def _same_data(a: object, b: object) -> bool:
+    """The same data spec: `digits` and `synthetic` by name, folders by where they resolve to."""
+    if a == b:
+        return True
+    if not isinstance(a, str) or not isinstance(b, str) or {a, b} & {"digits", "synthetic"}:
+        return False
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def run_differences(saved: dict, now: dict) -> list[str]:
+    """What makes the run `now` describes another one than the checkpoint's (`saved`), as readable
+    'field: then -> now' items; empty when it may resume from it."""
+    diffs = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in SAME_RUN if saved.get(k) != now[k]]
+    if not _same_data(saved.get("data"), now["data"]):
+        diffs.append(f"data: {saved.get('data')!r} -> {now['data']!r}")
+    try:
+        then = Recipe.from_dict(saved.get("recipe") or {"name": "?"}).as_dict()
+    except TypeError:
+        return [*diffs, "recipe: unreadable in the checkpoint"]
+    for key, value in Recipe.from_dict(now["recipe"]).as_dict().items():
+        old = then.get(key)
+        grows = key in MAY_GROW and isinstance(old, (int, float)) and isinstance(value, (int, float)) and value >= old
+        if old != value and key not in FREE_ON_RESUME and not grows:
+            diffs.append(f"recipe {key}: {old!r} -> {value!r}")
+    return diffs
 
 
 def _zero_sums() -> dict:
@@ -79,15 +110,18 @@ class TrainState:
         if world.main:
             save_checkpoint(file, self.state_dict(meta, rngs))
 
-    def load(self, file: Path, meta: dict, world: World) -> None:
-        """Restore everything from `file`, which must be a checkpoint of the same run."""
+    def load(self, file: Path, meta: dict, world: World) -> dict:
+        """Restore everything from `file`, which must be a checkpoint of the same run; returns its metadata."""
         ckpt = load_checkpoint(file)
         missing = [k for k in ("meta", "model", "optimizer", "scaler", "plateau", "rng", "position", "history") if k not in ckpt]
         if missing or not isinstance(ckpt.get("meta"), dict):
             raise CheckpointError(f"{file} is not a cnnzoo training checkpoint (it has no {(missing or ['meta'])[0]})")
-        for key in SAME_RUN:
-            if ckpt["meta"].get(key) != meta[key]:
-                raise CheckpointError(f"{file} was made with {key} {ckpt['meta'].get(key)!r}, not {meta[key]!r}")
+        diffs = run_differences(ckpt["meta"], meta)
+        if diffs:
+            raise CheckpointError(
+                f"{file} is a checkpoint of another run ({'; '.join(diffs)}): resume with its settings (only workers and "
+                f"checkpoint_every may change, epochs or iterations may grow), or start a new run in another --out"
+            )  # fmt: skip
         load_fitting(self.model, ckpt["model"], str(file))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
@@ -101,3 +135,4 @@ class TrainState:
         self.lr_scale = position.get("lr_scale", 1.0)
         self.sums = dict(position.get("sums") or _zero_sums())
         self.history = ckpt["history"]
+        return ckpt["meta"]

@@ -3,12 +3,14 @@ and loading any cnnzoo artifact (a checkpoint or weights file) back into a model
 import json
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from ..factory import create_model
 from ..fileio import atomic_path
 from .checkpoint import CheckpointError, load_checkpoint
+from .metadata import validated_meta
 
 
 def save_weights(path: str | Path, model: nn.Module, meta: dict) -> None:
@@ -34,13 +36,13 @@ def load_trained(path: str | Path) -> tuple[nn.Module, dict]:
             raise CheckpointError(f"{path} has no cnnzoo metadata: it was not written by `cnnzoo train`")
     else:
         ckpt = load_checkpoint(path)
-        if "meta" not in ckpt or "model" not in ckpt:
+        if not isinstance(ckpt, dict) or "meta" not in ckpt or "model" not in ckpt:
             raise CheckpointError(f"{path} is not a cnnzoo checkpoint (no model or metadata in it)")
         meta, state = ckpt["meta"], ckpt["model"]
-    try:
-        model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{path} has incomplete cnnzoo metadata ({e}): it was not written by `cnnzoo train`") from None
+    validated_meta(meta, str(path))
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds no tensors by name (its weights are a {type(state).__name__})")
+    model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
     load_fitting(model, state, f"{path} ({meta['model']}, {meta['num_classes']} classes)")
     return model.eval(), meta
 
@@ -59,4 +61,13 @@ def load_fitting(model: nn.Module, state: dict, source: str) -> None:
     extra = [k for k in state if k not in own]
     if extra:
         raise CheckpointError(f"{source} does not fit the model: unexpected tensor {extra[0]}")
+    for key, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{source}: {key} is a {type(tensor).__name__}, not a tensor")
+        if tensor.dtype != own[key].dtype and not (tensor.is_floating_point() and own[key].is_floating_point()):
+            raise CheckpointError(f"{source}: {key} holds {tensor.dtype}, the model's is {own[key].dtype}")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(f"{source}: tensor {key} holds {bad:,} NaN or infinite values: the weights are broken "
+                                  f"(a run that diverged?); use an earlier checkpoint")  # fmt: skip
     model.load_state_dict(state)
