@@ -31,6 +31,7 @@ from .split import stratified_split
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, stream_eval_transform, stream_train_transform
 
 SMALL = 64  # images up to this size are held in memory
+MIN_STD = 1 / 255  # the smallest standard deviation images are normalised by: one grey level
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions
         std = torch.full_like(mean, pixels.std().item())
     else:
         mean, std = pixels.mean((0, 2, 3)), pixels.std((0, 2, 3))
+    std = std.clamp_min(MIN_STD)  # a channel that never changes (a flat test set, greyscale as RGB): no division by 0
     common = dict(mean=mean, std=std, size=opts.input_size, seed=opts.seed)
     train = MemoryLoader(images, labels, opts.batch_size, opts.augment, shuffle=True, drop_last=True, **common)
     val_loader = MemoryLoader(*val, opts.eval_batch_size, "none", shuffle=False, drop_last=False, crops=opts.crops, **common)

@@ -33,10 +33,10 @@ def validated_meta(meta: object, source: str, required: tuple[str, ...] = CHECKP
     missing = [f for f in required if f not in meta]
     if missing:
         raise bad(missing[0], "is missing")
-    if "model" in meta:
-        _check_model(meta, bad)
     if "num_classes" in meta and not _is_int(meta["num_classes"], 1, MAX_CLASSES):
         raise bad("num_classes", f"must be an integer in [1, {MAX_CLASSES:,}], not {_short(meta['num_classes'])}")
+    if "model" in meta:
+        _check_model(meta, bad)
     for field in ("classes", "class_names"):
         if field in meta:
             names = meta[field]
