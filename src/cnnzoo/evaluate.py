@@ -12,8 +12,13 @@ from torch import nn
 
 from .data.folder import readable
 from .distributed import SINGLE, World
+from .errors import CnnzooError
 from .execution import ExecPath
 from .fileio import atomic_path
+
+
+class NonFiniteOutput(CnnzooError):
+    """A model whose outputs are NaN or infinite: no number computed from them would mean anything."""
 
 
 @dataclass
@@ -65,6 +70,9 @@ def probabilities(model: nn.Module, images: torch.Tensor, path: ExecPath) -> tor
     x = path.to_device(x)
     with path.autocast():
         logits = model(x)
+    if not torch.isfinite(logits).all():  # finite weights can still overflow: a NaN must never be averaged into a score
+        raise NonFiniteOutput(f"{type(model).__name__} computes NaN or infinite logits ({path.describe()}): its weights are broken"
+                              f" (or overflow {path.precision}); evaluate an earlier checkpoint, or in fp32")  # fmt: skip
     probs = F.softmax(logits.float(), dim=1).cpu()
     return probs.view(-1, crops, probs.shape[1]).mean(1) if crops > 1 else probs
 

@@ -62,4 +62,7 @@ def load_predictor(checkpoint: str | Path | None = None, model: str | None = Non
 def predict_image(run: Callable[[torch.Tensor], torch.Tensor], path: str, transform: Callable) -> torch.Tensor:
     """Softmax over the classes of one image; `run` maps a batch to logits (a model, an ONNX session)."""
     x = transform(decode(path)).unsqueeze(0)
-    return F.softmax(torch.as_tensor(run(x)).float(), dim=1)[0]
+    logits = torch.as_tensor(run(x)).float()
+    if not torch.isfinite(logits).all():
+        raise CnnzooError(f"the model computes NaN or infinite logits for {path}: its weights are broken")
+    return F.softmax(logits, dim=1)[0]
