@@ -47,7 +47,9 @@ def test_non_finite_weights_are_refused_with_the_tensors_name(tmp_path, value, s
         load_trained(file)
     png = tmp_path / "x.png"
     Image.new("RGB", (32, 32), (1, 2, 3)).save(png)
-    for argv in (["predict", str(png), "--checkpoint", str(file)], ["export", "resnet20", "--checkpoint", str(file), "--format", "torchscript"]):
+    commands = (["predict", str(png), "--checkpoint", str(file)], ["eval", "--checkpoint", str(file)],
+                ["export", "resnet20", "--checkpoint", str(file), "--format", "torchscript"])  # fmt: skip
+    for argv in commands:
         assert main(argv) == 2
         assert "layer2.0.conv1.conv.weight holds 1 NaN" in capsys.readouterr().err
 
