@@ -15,7 +15,8 @@ FLOORS = {
     "analysis": 4, "data": 4, "interop": 4,
     "factory": 5,
     "evaluate": 6, "train": 6, "export": 6, "predict": 6, "evaluation": 6,
-    "cli": 7, "__main__": 7, "__init__": 7,
+    "experiments": 7,
+    "cli": 8, "__main__": 8, "__init__": 8,
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """`cnnzoo ...`: a thin command line over the library. Bad input: one line on stderr, exit 2."""
 import argparse
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from .errors import CnnzooError
 from .evaluate import plot_confusion
 from .evaluation import EvalOptions, evaluate_checkpoints, evaluate_published
 from .execution import PRECISIONS, default_path, resolve_path
+from .experiments import EXPERIMENTS, estimate, get_experiment, reproduce
+from .experiments.runner import SCHEDULES
+from .experiments.schedule import machine
 from .export import FORMATS, export_model
 from .interop.pretrained import weight_source, weight_sources
 from .predict import load_model, load_predictor, predict_image
@@ -278,6 +282,41 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"run it: cnnzoo predict IMAGE --checkpoint {out} --runtime onnx")
 
 
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    if args.list or not args.experiment:
+        _list_experiments(args.experiment)
+        return
+    data = args.data or os.environ.get("CNNZOO_CIFAR10")
+    if not data:
+        raise CnnzooError("give --data: a CIFAR-10 folder (train/<class>/ JPEGs, or cifar-10-batches-py), or set CNNZOO_CIFAR10")
+    result = reproduce(args.experiment, data, args.out, args.epochs, args.schedule, args.runs, args.budget, args.limit,
+                       args.overrides)  # fmt: skip
+    if result:
+        print(f"results: {Path(args.out or f'experiments/{args.experiment}') / 'results.md'}")
+
+
+def _list_experiments(name: str | None) -> None:
+    """Each experiment, its runs, and what they cost here: measured minutes per epoch (CIFAR-10's 45k images)."""
+    chosen = [get_experiment(name)] if name else list(EXPERIMENTS.values())
+    for e in chosen:
+        specs = list(e.runs)
+        costs = estimate(e, specs)
+        default = [s for s in specs if not s.optional]
+        per_epoch = sum(costs[s.name][0] for s in default)
+        paper = sum(costs[s.name][0] * costs[s.name][1] for s in default)
+        print(f"{e.name}: {e.title}\n  {e.paper.cite()}, {e.where}\n  claim: {e.claim}")
+        rows = [("run", "model", "paper", "min/epoch", "paper schedule")]
+        for s in specs:
+            minutes, epochs = costs[s.name]
+            paper_value = f"{s.paper.value:.2f}%" if s.paper else "-"
+            rows.append((s.name + (" (optional)" if s.optional else ""), s.model, paper_value, f"{minutes:.2f}",
+                         f"{epochs:g} epochs, {minutes * epochs / 60:.1f} h"))  # fmt: skip
+        print("\n".join("  " + line for line in columns(rows, "llrrr").splitlines()))
+        print(f"  all default runs: {per_epoch:.1f} min per epoch here; the paper's schedule {paper / 60:.1f} h; "
+              f"a 120-minute budget buys {max(1, int(120 // per_epoch)) if per_epoch else '-'} epochs each\n")  # fmt: skip
+    print(f"measured on {machine()} (a training step of each run, cached); run one: cnnzoo reproduce NAME --data CIFAR10")
+
+
 def _short(value, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"({len(value)} rows)" if isinstance(value, (tuple, list)) else text[:limit] + "..."
@@ -373,6 +412,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=1, help="the batch size to export at (default 1)")
     p.add_argument("--out", help="the file to write (default: beside the checkpoint, or MODEL.onnx / MODEL.pt here)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("reproduce", help="one of the lecture's experiments: its runs trained, beside the papers' numbers")
+    p.add_argument("experiment", nargs="?", help=f"one of {', '.join(EXPERIMENTS)} (none: the list)")
+    p.add_argument("--list", action="store_true", help="the experiments, their runs and their measured cost here")
+    p.add_argument("--data", help="CIFAR-10: a folder of train/<class>/ images or cifar-10-batches-py (default $CNNZOO_CIFAR10)")
+    p.add_argument("--out", help="the sweep's folder (default experiments/NAME)")
+    p.add_argument("--epochs", type=float, help="train every run this many epochs (the schedule's milestones scaled)")
+    p.add_argument("--schedule", choices=SCHEDULES, help="paper: each recipe's own length; budget (default): --budget minutes")
+    p.add_argument("--budget", type=float, default=120, help="minutes for the whole sweep with --schedule budget (default 120)")
+    p.add_argument("--runs", nargs="+", help="only these runs (optional ones, such as resnet1202, only when named)")
+    p.add_argument("--limit", type=int, help="train on this many images only (a quick check)")
+    p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="recipe fields to change in every run, e.g. val_size=0.1")
+    p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("info", help="a model's paper, reference numbers, deviations and options")
     p.add_argument("model")
     p.set_defaults(func=cmd_info)
@@ -383,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # recipe overrides may follow the options: `train resnet20 --data digits lr=0.05`
-        if getattr(args, "command", None) != "train" or not all("=" in e and not e.startswith("-") for e in extra):
+        if getattr(args, "command", None) not in ("train", "reproduce") or not all("=" in e and not e.startswith("-") for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     try:

@@ -5,7 +5,8 @@ Table 1 is the body: a full 3x3 convolution, then 13 depthwise separable layers 
 depthwise conv and a 1x1 pointwise conv, each with BatchNorm and ReLU, Fig. 3). The width
 multiplier alpha thins every layer (Sec. 3.3); the resolution multiplier rho is just the input
 size (Sec. 3.4): any resolution runs. Table 4's full-convolution net and Table 5's shallow net
-are registered beside it.
+are registered beside it. For 32-pixel images (CIFAR), `stem_stride=1` keeps the first convolution at
+full resolution, so the last layers see 2x2 maps rather than 1x1 (a named deviation; the paper's is 2).
 """
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class MobileNetV1Config:
     width_mult: float = 1.0  # alpha, Sec. 3.3 (1.0, 0.75, 0.5, 0.25 in the paper)
     act: str = "relu"  # the paper's ReLU; "relu6" as TF's release and timm
     dropout: float = 0.0
+    stem_stride: int = 2  # the paper's; 1 for 32-pixel images (CIFAR): a 2x2 final map instead of 1x1
 
 
 def _width(channels: int, alpha: float) -> int:
@@ -73,7 +75,9 @@ class MobileNetV1(ImageClassifier):
         self.num_classes, self.in_chans = num_classes, in_chans
         act = config.act
         channels = _width(32, config.width_mult)
-        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, 2, act_layer=act))  # 224 -> 112
+        if config.stem_stride not in (1, 2):
+            raise InvalidOptionError(f"stem_stride must be 1 or 2, got {config.stem_stride!r}")
+        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, config.stem_stride, act_layer=act))  # 224 -> 112
         for i, row in enumerate(config.rows, 1):
             out = _width(row.out_channels, config.width_mult)
             if config.separable:

@@ -4,7 +4,7 @@
 from ..accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import register_variant
-from .resnet import ResNet, resnet_config
+from .resnet import ResNet, ResNetConfig, resnet_config
 
 RESNEXT_PAPER = Paper(
     "Aggregated Residual Transformations for Deep Neural Networks",
@@ -44,3 +44,28 @@ for (_depth, _c, _d), (_params, _macs, _peer) in _RESNEXTS.items():
         recipe="resnet",  # Sec. 4: the ResNet paper's recipe (SGD 0.9, batch 256, lr 0.1 /10 three times, wd 1e-4)
         published=torchvision_v1(77.618, 93.698) if _name == "resnext50_32x4d" else None,
     )
+
+
+# The paper's CIFAR network (Sec. 5.3): ResNeXt-29, a 3x3 conv of 64 filters, three stages of three
+# bottleneck blocks on 32, 16 and 8 pixels, global pooling, the classifier. Here at half the paper's stage
+# widths (32, 64, 128 planes, outputs 4x), so that a CPU trains it: with base_width = the paper's d, the
+# bottleneck of C groups is C x d / 2 wide, and Table 3's C x d pairs (1x64d, 2x40d, 4x24d, 8x14d, 32x4d)
+# stay at equal complexity: within 3% in parameters and MACs (tested by the analyzer), once the
+# downsampling blocks stride their first 1x1 (as the original ResNet) rather than the 3x3, which at this
+# size would put 32x4d and 8x14d 3-4% above 1x64d in MACs.
+register_variant(
+    "resnext29_cifar",
+    ResNet,
+    ResNetConfig(block="bottleneck", layers=(3, 3, 3), widths=(32, 64, 128), stem="cifar", stem_width=64, stride_in_1x1=True),
+    "ResNeXt-29 for CIFAR at half the paper's width; groups=C, base_width=d give Table 3's C x d (default 1x64d).",
+    __name__,
+    paper=RESNEXT_PAPER,
+    follows="Sec. 5.3 (CIFAR template), Table 3 (C x d at preserved complexity)",
+    input_size=32,
+    num_classes=10,
+    deviations=(
+        "half the paper's CIFAR stage widths (32/64/128 planes): a CPU-sized model for the cardinality sweep",
+        "downsampling blocks stride the first 1x1 (stride_in_1x1=True), keeping Table 3's pairs within 3% in MACs",
+    ),
+    recipe="resnext_cifar",
+)

@@ -1,0 +1,190 @@
+"""An experiment's results, from its run folders: results.json, results.md (each run beside the paper's
+number, with the schedule and the minutes) and the plots, rewritten after every finished run."""
+import json
+import subprocess
+from pathlib import Path
+
+from ..analysis import analyze
+from ..fileio import atomic_path, atomic_write_text
+from .definitions import Experiment, RunSpec
+
+
+def _commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=Path(__file__).parent)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
+    """One run's line of the results: what it is, its cost, the paper's number, ours (if finished)."""
+    size = recipe.get("input_size") or 32
+    cost = analyze(spec.model, size, **spec.options)
+    row = {
+        "run": spec.name, "model": spec.model, "options": spec.options, "group": spec.group, "seed": spec.seed,
+        "input_size": size, "params": cost.params, "macs": cost.macs,
+        "paper": {"value": spec.paper.value, "where": spec.paper.where, "what": spec.paper.what} if spec.paper else None,
+        "status": "not started",
+    }  # fmt: skip
+    summary, log = folder / "summary.json", folder / "log.json"
+    if log.is_file():
+        history = json.loads(log.read_text())
+        row["history"] = [{k: h[k] for k in ("epoch", "step", "train_top1_error", "val_top1_error")} for h in history]
+        row["status"] = f"running: {len(history)} epochs"
+    if summary.is_file():
+        s = json.loads(summary.read_text())
+        last = row["history"][-1] if row.get("history") else {}
+        row.update(status="done", val_top1_error=s["val_top1_error"], val_top5_error=s["val_top5_error"],
+                   best_val_top1_error=s["best_val_top1_error"], train_top1_error=last.get("train_top1_error"),
+                   steps=s["steps"], epochs=s["epochs"], path=s.get("path"))  # fmt: skip
+    minutes = folder / "minutes.json"
+    if minutes.is_file():
+        row["minutes"] = json.loads(minutes.read_text())["minutes"]
+    return row
+
+
+def check(experiment: Experiment, rows: dict[str, dict]) -> list[dict]:
+    """The experiment's claims, each held or not by the finished runs (or pending)."""
+    results = []
+    for a, relation, b, measure in experiment.checks:
+        if a not in rows or b not in rows:  # a run this sweep does not train
+            continue
+        ra, rb = rows[a], rows[b]
+        if ra.get("status") != "done" or rb.get("status") != "done":
+            results.append({"claim": f"{a} {relation} {b} in {measure}", "held": None})
+            continue
+        va, vb = ra[measure], rb[measure]
+        held = va > vb if relation == ">" else va < vb
+        results.append({"claim": f"{a} {relation} {b} in {measure}", "held": held, "values": [va, vb]})
+    return results
+
+
+def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None = None) -> dict:
+    specs = [experiment.run(name) for name in plan.runs]
+    rows = {s.name: run_row(s, plan.recipes[s.name], out / "runs" / s.name) for s in specs}
+    results = {
+        "experiment": experiment.name, "title": experiment.title, "paper": experiment.paper.cite(), "where": experiment.where,
+        "claim": experiment.claim, "note": experiment.note, "schedule": plan.describe(), "data": plan.data,
+        "machine": plan.machine, "commit": _commit(), "runs": list(rows.values()), "checks": check(experiment, rows),
+        "reference": [[what, {"value": n.value, "where": n.where, "what": n.what}] for what, n in experiment.reference],
+    }  # fmt: skip
+    if ensemble is not None:
+        results["ensemble"] = ensemble
+        members, together = [r[1] for r in ensemble["rows"][:-2]], ensemble["rows"][-1][1]
+        results["checks"].append({"claim": "the ensemble below every member in val_top1_error", "held": together < min(members),
+                                  "values": [together, min(members)]})  # fmt: skip
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
+    atomic_write_text(out / "results.md", markdown(results))
+    if any(r["status"] != "not started" for r in rows.values()):
+        plot(experiment, results, out)
+    return results
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        f"# {results['title']}", "",
+        f"{results['paper']}, {results['where']}.", "",
+        f"Claim: {results['claim']}.", "",
+        f"Schedule: {results['schedule']}. Data: `{results['data']}`. Machine: {results['machine']}. "
+        f"Commit: {results['commit'] or '?'}.", "",
+        "| run | model | params | MACs | paper | ours: val top-1 error | train top-1 error | epochs | minutes | status |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---|",
+    ]  # fmt: skip
+    for r in results["runs"]:
+        paper = f"{r['paper']['value']:.2f}% ({r['paper']['what']}, {r['paper']['where']})" if r["paper"] else "-"
+        options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
+        model = r["model"] + (f" ({options})" if options else "") + (f", {r['input_size']} px" if r["input_size"] != 32 else "")
+        lines.append(f"| {r['run']} | {model} | {r['params']:,} | {r['macs'] / 1e6:.1f}M | {paper} | {_pct(r.get('val_top1_error'))} | "
+                     f"{_pct(r.get('train_top1_error'))} | {r.get('epochs', '-')} | {r.get('minutes', '-')} | {r['status']} |")  # fmt: skip
+    if results.get("reference"):
+        lines += ["", "The paper's own numbers:", ""]
+        lines += [f"- {what}: {n['value']:.2f}% ({n['what']}, {n['where']})" for what, n in results["reference"]]
+    if results.get("ensemble"):
+        e = results["ensemble"]
+        lines += ["", "| evaluated | val top-1 error | with flip TTA |", "|---|---:|---:|"]
+        for name, plain, flipped in e["rows"]:
+            lines.append(f"| {name} | {_pct(plain)} | {_pct(flipped)} |")
+    if results["checks"]:
+        lines += ["", "Claims, on our runs:", ""]
+        for c in results["checks"]:
+            verdict = "pending" if c["held"] is None else ("held" if c["held"] else "did NOT hold")
+            values = f" ({c['values'][0]:.2f} vs {c['values'][1]:.2f})" if c.get("values") else ""
+            lines.append(f"- {c['claim']}: {verdict}{values}")
+    if results["note"]:
+        lines += ["", results["note"]]
+    return "\n".join(lines) + "\n"
+
+
+# -- plots ---------------------------------------------------------------------------------------------------
+
+
+def plot(experiment: Experiment, results: dict, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results["runs"] if r.get("history")]
+    draw = {"curves": _curves, "cost": _cost, "bars": _bars}[experiment.plot]
+    fig = draw(plt, rows)
+    fig.suptitle(f"{results['title']} ({results['schedule']})", fontsize=10)
+    fig.tight_layout()
+    file = out / f"{experiment.plot}.png"
+    with atomic_path(file) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return file
+
+
+def _curves(plt, rows: list[dict]):
+    """Fig. 6: training error (thin) and validation error (bold) against iterations, one panel per group."""
+    groups = list(dict.fromkeys(r["group"] for r in rows)) or [""]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False, sharey=True)
+    for ax, group in zip(axes[0], groups):
+        for i, r in enumerate(r for r in rows if r["group"] == group):
+            steps = [h["step"] for h in r["history"]]
+            color = f"C{i}"
+            ax.plot(steps, [h["train_top1_error"] for h in r["history"]], color=color, linewidth=0.8, linestyle="--")
+            ax.plot(steps, [h["val_top1_error"] for h in r["history"]], color=color, linewidth=2.2, label=r["run"])
+        ax.set_title(group or "runs")
+        ax.set_xlabel("iterations")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("top-1 error (%): training dashed, validation bold")
+    return fig
+
+
+def _cost(plt, rows: list[dict]):
+    """Fig. 4-5 style: validation error against multiply-adds (log scale), each run labelled."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, group in enumerate(dict.fromkeys(r["group"] for r in rows)):
+        members = [r for r in rows if r["group"] == group]
+        errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in members]
+        ax.scatter([r["macs"] for r in members], errors, color=f"C{i}", label=group)
+        for r, e in zip(members, errors):
+            ax.annotate(r["run"], (r["macs"], e), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("multiply-adds per image (log scale)")
+    ax.set_ylabel("validation top-1 error (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _bars(plt, rows: list[dict]):
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 4))
+    errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in rows]
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    ax.bar(range(len(rows)), errors, color=[f"C{groups.index(r['group'])}" for r in rows])
+    ax.set_xticks(range(len(rows)), [r["run"] for r in rows], rotation=30, ha="right", fontsize=8)
+    for x, e in enumerate(errors):
+        ax.annotate(f"{e:.2f}", (x, e), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("validation top-1 error (%)")
+    ax.grid(alpha=0.3, axis="y")
+    return fig

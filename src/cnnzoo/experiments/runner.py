@@ -1,0 +1,217 @@
+"""`reproduce(name, data, out)`: an experiment's runs one after another through the ordinary training
+engine, resumable as a whole, with its results table and plots written after every finished run.
+
+    out/plan.json            the schedule chosen at the first invocation (kept: a resumed sweep trains the same)
+    out/runs/<run>/          a normal cnnzoo run folder (checkpoint, model.safetensors, log, summary)
+    out/results.json, .md    the table: each run, the paper's number, ours, the schedule, the minutes
+    out/*.png                the experiment's plots
+
+Run it again and it skips finished runs and resumes the unfinished one from its checkpoint, exactly.
+Under torchrun every process runs the same sweep; the first writes the plan and the results."""
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..data.bundle import open_data
+from ..data.loaders import Batch
+from ..distributed import World, join
+from ..errors import CnnzooError
+from ..evaluate import evaluate
+from ..evaluation import checkpoint_data, load_checkpoints
+from ..execution import ExecPath, resolve_path
+from ..fileio import atomic_write_text
+from ..train import RunConfig, get_recipe, train
+from ..train.recipes import Recipe
+from .definitions import EXPERIMENTS, Experiment, RunSpec
+from .report import write_results
+from .schedule import CIFAR_TRAIN, epoch_minutes, machine, paper_epochs, scaled
+
+SCHEDULES = ("budget", "paper")
+
+
+@dataclass
+class Plan:
+    """What a sweep trains: fixed at its first invocation, so that a resumed sweep trains the same runs."""
+
+    experiment: str
+    data: str
+    schedule: str  # "paper", "epochs", or "budget"
+    epochs: float | None  # the runs' length; None: each recipe's own (the paper's)
+    budget_minutes: float | None
+    runs: list[str]
+    recipes: dict[str, dict]  # run -> the recipe it trains with
+    limit: int | None
+    machine: str
+
+    def describe(self) -> str:
+        if self.schedule == "paper":
+            return "the paper's schedule"
+        what = f"{self.epochs:g} epoch{'' if self.epochs == 1 else 's'} each"
+        return f"{what}, a budget of {self.budget_minutes:g} minutes here" if self.schedule == "budget" else what
+
+
+def get_experiment(name: str) -> Experiment:
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise CnnzooError(f"no experiment {name!r}; `cnnzoo reproduce --list` shows them: {', '.join(EXPERIMENTS)}") from None
+
+
+def run_recipe(experiment: Experiment, spec: RunSpec, overrides: list[str] = ()) -> Recipe:
+    """A run's recipe at the paper's length: the experiment's, with the run's overrides and seed, then the
+    user's `FIELD=VALUE` overrides (the same for every run)."""
+    recipe = get_recipe(experiment.recipe).override(**spec.overrides, seed=spec.seed)
+    return recipe.parse_overrides(list(overrides)) if overrides else recipe.validated()
+
+
+def select_runs(experiment: Experiment, names: list[str] | None) -> list[RunSpec]:
+    if not names:
+        return list(experiment.default_runs())
+    known = [r.name for r in experiment.runs]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CnnzooError(f"{experiment.name} has no run {unknown[0]!r}; its runs: {', '.join(known)}")
+    return [experiment.run(n) for n in names]
+
+
+def estimate(experiment: Experiment, specs: list[RunSpec], steps_per_epoch: int | None = None,
+             overrides: list[str] = ()) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """Per run: (minutes per epoch, epochs of the paper's schedule) on this machine, from a measured step."""
+    out = {}
+    for spec in specs:
+        recipe = run_recipe(experiment, spec, overrides)
+        steps = steps_per_epoch or CIFAR_TRAIN // recipe.batch_size
+        out[spec.name] = (epoch_minutes(spec, recipe, steps), paper_epochs(recipe, steps))
+    return out
+
+
+def make_plan(experiment: Experiment, data: str, specs: list[RunSpec], epochs: float | None, schedule: str,
+              budget: float, limit: int | None, overrides: list[str], log) -> Plan:  # fmt: skip
+    steps_per_epoch = _steps_per_epoch(run_recipe(experiment, specs[0], overrides), data, limit)
+    if epochs is not None:
+        kind, length = "epochs", epochs
+    elif schedule == "paper":
+        kind, length = "paper", None
+    else:
+        costs = estimate(experiment, specs, steps_per_epoch, overrides)
+        per_epoch = sum(minutes for minutes, _ in costs.values())
+        longest = max(e for _, e in costs.values())
+        length = max(1, math.floor(budget / per_epoch)) if per_epoch > 0 else longest
+        log(f"measured here: {per_epoch:.1f} minutes for an epoch of every run; {budget:g} minutes buy {length} epochs each "
+            f"(the paper's schedule: {longest:g})")  # fmt: skip
+        kind, length = ("paper", None) if length >= longest else ("budget", length)
+    recipes = {}
+    for spec in specs:
+        recipe = run_recipe(experiment, spec, overrides)
+        recipes[spec.name] = (scaled(recipe, length, steps_per_epoch) if length else recipe).as_dict()
+    return Plan(experiment.name, data, kind, length, budget if kind == "budget" else None, [s.name for s in specs], recipes, limit,
+                machine())  # fmt: skip
+
+
+def _steps_per_epoch(recipe: Recipe, data: str, limit: int | None) -> int:
+    bundle = open_data(data).bundle(recipe.data_options(recipe.input_size, limit=limit))
+    return max(1, len(bundle.train))
+
+
+def load_plan(out: Path) -> Plan | None:
+    file = out / "plan.json"
+    if not file.is_file():
+        return None
+    try:
+        return Plan(**json.loads(file.read_text()))
+    except (ValueError, TypeError) as e:
+        raise CnnzooError(f"{file} is not a plan of `cnnzoo reproduce` ({e}): remove it, or choose another --out") from None
+
+
+def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, schedule: str | None) -> None:
+    asked = {"data": data, "runs": runs} | ({"epochs": epochs} if epochs is not None else {}) | (
+        {"schedule": schedule} if schedule else {})  # fmt: skip
+    differ = [f"{k} {getattr(plan, k)!r} -> {v!r}" for k, v in asked.items() if k != "data" and getattr(plan, k) != v]
+    if Path(plan.data).expanduser().resolve() != Path(data).expanduser().resolve() and plan.data != data:
+        differ.append(f"data {plan.data!r} -> {data!r}")
+    if differ:
+        raise CnnzooError(f"this sweep was planned otherwise ({'; '.join(differ)}): run it as planned (plan.json), or use another --out")
+
+
+def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float | None = None, schedule: str | None = None,
+              runs: list[str] | None = None, budget: float = 120, limit: int | None = None, overrides: list[str] = (),
+              show_progress: bool | None = None, log=print) -> dict:  # fmt: skip
+    """Train an experiment's runs (all of them, or `runs`), skipping finished ones and resuming an unfinished
+    one; write the results after every finished run; return them (results.json's content). `overrides`
+    (`FIELD=VALUE`) change every run's recipe, as `cnnzoo train`'s do."""
+    experiment = get_experiment(name)
+    if schedule is not None and schedule not in SCHEDULES:
+        raise CnnzooError(f"--schedule {schedule!r}: choose {' or '.join(SCHEDULES)} (or give --epochs N)")
+    if epochs is not None and not epochs > 0 or not budget > 0:
+        raise CnnzooError("--epochs and --budget must be positive")
+    out = Path(out or f"experiments/{name}")
+    plan = load_plan(out)
+    specs = select_runs(experiment, runs or (plan.runs if plan else None))
+    world, _ = join(resolve_path("auto", train=True).device)
+    if plan is not None:
+        _check_same(plan, data, [s.name for s in specs], epochs, schedule)
+        log(f"{name}: resuming the sweep in {out} ({plan.describe()})")
+    else:
+        plan = make_plan(experiment, data, specs, epochs, schedule or "budget", budget, limit, list(overrides), log) if world.main else None
+        plan = _shared(plan, out, world)
+        log(f"{name}: {experiment.title}; {len(specs)} runs, {plan.describe()}, in {out}")
+    for spec in specs:
+        _train_run(experiment, spec, plan, out, world, show_progress, log)
+        if world.main:
+            write_results(experiment, plan, out)
+    if experiment.ensemble and world.main:
+        write_results(experiment, plan, out, evaluate_ensemble(out, plan))
+    return json.loads((out / "results.json").read_text()) if world.main else {}
+
+
+def _flipped(batches):
+    """Each batch as two views, the images and their mirror images: the softmax is averaged over both."""
+    for batch in batches:
+        yield Batch(torch.stack([batch.images, batch.images.flip(-1)], 1), batch.labels)
+
+
+def evaluate_ensemble(out: Path, plan: Plan) -> dict:
+    """Each member's validation error, their mean, and the ensemble's (averaged softmax), each with and
+    without flip test-time augmentation; in fp32, on the runs' own validation split."""
+    files = [out / "runs" / name / "model.safetensors" for name in plan.runs]
+    models, metas = load_checkpoints(files)
+    data = checkpoint_data(metas[0])
+    path = ExecPath("cpu", "fp32")
+    plain, ensemble = evaluate(models, data.val.batches(), data.num_classes, path)
+    flipped, ensemble_flipped = evaluate(models, _flipped(data.val.batches()), data.num_classes, path)
+    rows = [[name, a.top1_error, b.top1_error] for name, a, b in zip(plan.runs, plain, flipped)]
+    rows.append(["mean of the members", sum(m.top1_error for m in plain) / len(plain), sum(m.top1_error for m in flipped) / len(flipped)])
+    if ensemble is not None:
+        rows.append([f"ensemble of {len(models)} (averaged softmax)", ensemble.top1_error, ensemble_flipped.top1_error])
+    return {"rows": rows, "images": plain[0].count}
+
+
+def _shared(plan: Plan | None, out: Path, world: World) -> Plan:
+    """The plan the first process made, written, and read by every process."""
+    if world.main:
+        atomic_write_text(out / "plan.json", json.dumps(asdict(plan), indent=1))
+    world.barrier()
+    return load_plan(out)
+
+
+def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, world: World, show_progress, log) -> None:
+    folder = out / "runs" / spec.name
+    if (folder / "summary.json").is_file():
+        log(f"{spec.name}: done before ({folder / 'summary.json'})")
+        return
+    recipe = Recipe.from_dict(plan.recipes[spec.name])
+    log(f"{spec.name}: {spec.model}{' ' + json.dumps(spec.options) if spec.options else ''}, {recipe.name} recipe "
+        f"({plan.describe()})")  # fmt: skip
+    started = time.perf_counter()
+    try:
+        train(RunConfig(spec.model, plan.data, recipe, folder, dict(spec.options), resume="auto", limit=plan.limit,
+                        show_progress=show_progress, log=log))  # fmt: skip
+    finally:
+        if world.main and folder.is_dir():  # wall minutes over every invocation (a killed one's last stretch aside)
+            file = folder / "minutes.json"
+            before = json.loads(file.read_text())["minutes"] if file.is_file() else 0.0
+            atomic_write_text(file, json.dumps({"minutes": round(before + (time.perf_counter() - started) / 60, 2)}))

@@ -1,0 +1,85 @@
+"""How long an experiment's runs train: the paper's schedule, a number of epochs, or a budget of minutes
+on this machine, sized from a measured training step (never a guess)."""
+import json
+import platform
+import time
+
+import torch
+
+from ..data.bundle import cache_dir
+from ..execution import resolve_path
+from ..factory import create_model
+from ..fileio import atomic_write_text
+from ..train.recipes import Recipe
+from .definitions import RunSpec
+
+CIFAR_TRAIN = 45_000  # the images an epoch of the experiments' data has (CIFAR-10's 45k/5k split)
+
+
+def paper_epochs(recipe: Recipe, steps_per_epoch: int) -> float:
+    return recipe.iterations / steps_per_epoch if recipe.iterations else recipe.epochs
+
+
+def scaled(recipe: Recipe, epochs: float, steps_per_epoch: int) -> Recipe:
+    """`recipe` shortened (or lengthened) to `epochs`, its schedule's milestones at the same fractions of
+    the run; a warm-up keeps its length (it is there to get training going, as ResNet-110's 400 iterations)."""
+    unit = steps_per_epoch if recipe.iterations else 1  # the recipe's schedule fields count iterations, or epochs
+    f = epochs / paper_epochs(recipe, steps_per_epoch)
+    return recipe.override(iterations=None, epochs=epochs, milestones=tuple(m / unit * f for m in recipe.milestones),
+                           step_size=recipe.step_size / unit * f, warmup=recipe.warmup / unit).validated()  # fmt: skip
+
+
+def machine() -> str:
+    """The CPU (and GPU) results were measured on, as README figures name it."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), name)
+        flags = "AVX-512 BF16" if "avx512_bf16" in info else "AVX2" if "avx2" in info else ""
+        name += f" ({flags})" if flags else ""
+    except OSError:
+        pass
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{name}, {torch.get_num_threads()} threads{gpu}"
+
+
+def _timed_steps(spec: RunSpec, recipe: Recipe, size: int, steps: int) -> float:
+    path = resolve_path(recipe.precision, recipe.channels_last, train=True)
+    model = create_model(spec.model, num_classes=10, **spec.options).to(path.device, memory_format=path.memory_format).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x = path.to_device(torch.randn(recipe.batch_size, 3, size, size))
+    y = torch.randint(0, 10, (recipe.batch_size,), device=path.device)
+    times = []
+    for _ in range(steps + 1):  # the first step warms up (allocations, kernel selection)
+        start = time.perf_counter()
+        with path.autocast():
+            out = model(x)
+        loss = torch.nn.functional.cross_entropy((out.logits if hasattr(out, "logits") else out).float(), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return sorted(times[1:])[len(times[1:]) // 2]
+
+
+def step_seconds(spec: RunSpec, recipe: Recipe, steps: int = 2) -> float:
+    """Seconds per training step of this run on this machine (median of `steps`, after a warm-up step),
+    measured once and cached under $CNNZOO_CACHE keyed by the model, batch, input and machine."""
+    size = recipe.input_size or 32
+    key = json.dumps([spec.model, spec.options, recipe.batch_size, size, recipe.precision, machine(), torch.__version__],
+                     sort_keys=True)  # fmt: skip
+    file = cache_dir() / "step-seconds.json"
+    try:
+        known = json.loads(file.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = _timed_steps(spec, recipe, size, steps)
+        atomic_write_text(file, json.dumps(known, indent=0))
+    return float(known[key])
+
+
+def epoch_minutes(spec: RunSpec, recipe: Recipe, steps_per_epoch: int) -> float:
+    """One epoch's training steps, and a validation pass (a tenth of the images, forward only: ~1/30 of it)."""
+    return step_seconds(spec, recipe) * steps_per_epoch * (1 + 1 / 30) / 60

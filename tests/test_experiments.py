@@ -1,0 +1,152 @@
+"""The lecture's experiments (`cnnzoo reproduce`): every definition valid, the equal-complexity family
+really equal, schedules scaled as the papers' milestones say, and a sweep run end to end on a tiny
+budget, stopped mid-sweep and resumed to the results of an unbroken one. No test trains for minutes."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import cnnzoo.experiments.schedule as schedule
+import cnnzoo.train.loop as loop
+from cnnzoo import analyze
+from cnnzoo.analysis.counting import meta_model
+from cnnzoo.cli import main
+from cnnzoo.errors import CnnzooError
+from cnnzoo.evaluation import checkpoint_data, load_checkpoints
+from cnnzoo.experiments import EXPERIMENTS, reproduce
+from cnnzoo.experiments.runner import run_recipe
+from cnnzoo.experiments.schedule import scaled, step_seconds
+from cnnzoo.registry import list_models
+from cnnzoo.train import get_recipe
+
+MEASURES = {"train_top1_error", "val_top1_error"}
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_experiment_definition_is_valid(name):
+    e = EXPERIMENTS[name]
+    assert e.paper.cite() and e.where and e.claim and e.runs
+    names = [r.name for r in e.runs]
+    assert len(set(names)) == len(names)
+    for run in e.runs:
+        assert run.model in list_models(), run.model
+        net = meta_model(run.model, **run.options)  # the options build
+        assert net.min_input_size() <= (run_recipe(e, run).input_size or 32)
+        run_recipe(e, run)  # the recipe with the run's overrides validates
+    assert any(r.paper for r in e.runs) or e.reference, "an experiment compares with its paper"
+    for a, relation, b, measure in e.checks:
+        assert {a, b} <= set(names) and relation in "<>" and measure in MEASURES
+
+
+def test_the_cifar_resnext_family_is_of_equal_complexity():
+    """Table 3's point: cardinality against width at preserved complexity. Within 3%, by the analyzer."""
+    runs = EXPERIMENTS["resnext-cardinality"].runs
+    costs = {r.name: analyze(r.model, 32, **r.options) for r in runs}
+    base = costs["1x64d"]
+    for name, c in costs.items():
+        assert abs(c.params / base.params - 1) <= 0.03, (name, c.params, base.params)
+        assert abs(c.macs / base.macs - 1) <= 0.03, (name, c.macs, base.macs)
+    widths = {name: meta_model("resnext29_cifar", **r.options).layer1[0].conv2.conv for name, r in zip(costs, runs)}
+    assert {n: (w.groups, w.out_channels) for n, w in widths.items()} == {
+        "1x64d": (1, 32), "2x40d": (2, 40), "4x24d": (4, 48), "8x14d": (8, 56), "32x4d": (32, 64)}  # C x d / 2: half width
+
+
+def test_mobilenet_stem_stride_keeps_cifar_images_at_2x2():
+    for stride, side in ((2, 1), (1, 2)):
+        net = meta_model("mobilenet_v1", stem_stride=stride)
+        assert net.forward_features(torch.empty(1, 3, 32, 32, device="meta")).shape[-1] == side
+    with pytest.raises(CnnzooError, match="stem_stride must be 1 or 2"):
+        meta_model("mobilenet_v1", stem_stride=3)
+
+
+def test_a_shorter_schedule_keeps_the_papers_milestones_in_proportion():
+    recipe = get_recipe("resnet_cifar").override(warmup=400)  # 64k iterations, /10 at 32k and 48k, ResNet-110's warm-up
+    short = scaled(recipe, 10, steps_per_epoch=351)
+    assert short.iterations is None and short.epochs == 10
+    assert short.milestones == pytest.approx((5.0, 7.5)) and short.warmup == pytest.approx(400 / 351)
+    long = scaled(get_recipe("resnext_cifar"), 30, steps_per_epoch=351)  # epochs: 300, /10 at 150 and 225
+    assert long.milestones == pytest.approx((15.0, 22.5))
+
+
+def test_a_step_is_measured_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNZOO_CACHE", str(tmp_path))
+    spec = EXPERIMENTS["se-cifar"].run("resnet20")
+    recipe = get_recipe("resnet_cifar").override(batch_size=8)
+    first = step_seconds(spec, recipe)
+    assert 0 < first < 30
+    monkeypatch.setattr(schedule, "_timed_steps", lambda *a: pytest.fail("measured again"))
+    assert step_seconds(spec, recipe) == first
+    assert json.loads((tmp_path / "step-seconds.json").read_text())
+
+
+def test_list_shows_every_experiment_with_its_cost(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("CNNZOO_CACHE", str(tmp_path))
+    monkeypatch.setattr(schedule, "_timed_steps", lambda spec, recipe, size, steps: 0.01 * recipe.batch_size / 128)
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    for e in EXPERIMENTS.values():
+        assert e.name in out and all(r.name in out for r in e.runs)
+    assert "resnet1202 (optional)" in out and "min per epoch here" in out
+
+
+TINY = ["val_size=0.1", "batch_size=32", "checkpoint_every=3"]
+
+
+def _sweep(out, **kwargs):
+    return reproduce("se-cifar", "digits", out, epochs=1, runs=["resnet20", "se-resnet20"], limit=256, overrides=TINY,
+                     show_progress=False, log=lambda *a: None, **kwargs)  # fmt: skip
+
+
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.heavy(12)
+def test_a_sweep_stopped_midway_resumes_to_the_unbroken_sweeps_results(tmp_path, monkeypatch):
+    whole = _sweep(tmp_path / "whole")
+    assert [r["status"] for r in whole["runs"]] == ["done", "done"] and whole["schedule"] == "1 epoch each"
+    for name in ("results.md", "results.json", "bars.png", "plan.json"):
+        assert (tmp_path / "whole" / name).is_file(), name
+    assert whole["runs"][1]["params"] - whole["runs"][0]["params"] == 2_373  # SE's extra parameters, from the analyzer
+
+    calls, factor = [0], loop.lr_factor
+
+    def stopping(*args):  # the second run's 4th step (8 steps per run: 256 images in batches of 32)
+        calls[0] += 1
+        if calls[0] == 12:
+            raise Stop
+        return factor(*args)
+
+    monkeypatch.setattr(loop, "lr_factor", stopping)
+    with pytest.raises(Stop):
+        _sweep(tmp_path / "parts")
+    monkeypatch.setattr(loop, "lr_factor", factor)
+    assert (tmp_path / "parts" / "runs" / "resnet20" / "summary.json").is_file()
+    assert not (tmp_path / "parts" / "runs" / "se-resnet20" / "summary.json").is_file()
+    parts = _sweep(tmp_path / "parts")
+    for run in ("resnet20", "se-resnet20"):
+        a, b = (load_file(tmp_path / sweep / "runs" / run / "model.safetensors") for sweep in ("whole", "parts"))
+        assert all(torch.equal(a[k], b[k]) for k in a), run
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "minutes"} for r in rows]  # noqa: E731
+    assert drop(parts["runs"]) == drop(whole["runs"])
+    with pytest.raises(CnnzooError, match=r"planned otherwise \(epochs 1 -> 2\)"):
+        reproduce("se-cifar", "digits", tmp_path / "parts", epochs=2, log=lambda *a: None)
+
+
+@pytest.mark.heavy(8)
+def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path):
+    result = reproduce("ensembles", "digits", tmp_path, epochs=1, runs=["seed0", "seed1"], limit=256, overrides=TINY,
+                       show_progress=False, log=lambda *a: None)  # fmt: skip
+    rows = {name: (plain, flipped) for name, plain, flipped in result["ensemble"]["rows"]}
+    assert set(rows) == {"seed0", "seed1", "mean of the members", "ensemble of 2 (averaged softmax)"}
+    models, metas = load_checkpoints([tmp_path / "runs" / s / "model.safetensors" for s in ("seed0", "seed1")])
+    data = checkpoint_data(metas[0])
+    wrong = total = 0
+    with torch.no_grad():
+        for batch in data.val.batches():
+            probs = sum(torch.softmax(m(batch.images).float(), 1) for m in models) / 2  # averaged by hand
+            wrong += (probs.argmax(1) != batch.labels).sum().item()
+            total += len(batch.labels)
+    assert rows["ensemble of 2 (averaged softmax)"][0] == pytest.approx(100 * wrong / total)
+    assert "ensemble below every member" in (tmp_path / "results.md").read_text()
