@@ -152,6 +152,7 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     plan = load_plan(out)
     specs = select_runs(experiment, runs or (plan.runs if plan else None))
     world, _ = join(resolve_path("auto", train=True).device)
+    log = log if world.main else (lambda *args, **kwargs: None)
     if plan is not None:
         _check_same(plan, data, [s.name for s in specs], epochs, schedule)
         log(f"{name}: resuming the sweep in {out} ({plan.describe()})")
