@@ -71,7 +71,9 @@ RESNET_CIFAR = Experiment(
         *(RunSpec(f"plain{d}", f"plain{d}", group="plain") for d in (20, 32, 44, 56)),
         *(RunSpec(f"resnet{d}", f"resnet{d}", paper=PaperNumber(_TABLE6[d], "Table 6"), group="residual")
           for d in (20, 32, 44, 56)),  # fmt: skip
-        # Sec. 4.2: "we use 0.01 to warm up the training until the training error is below 80% (about 400 iterations)"
+        # Sec. 4.2: "we use 0.01 to warm up the training until the training error is below 80% (about 400 iterations),
+        # and then go back to 0.1": here a linear warm-up from 0.01 to 0.1 over those 400 iterations (the recipe's
+        # warm-up field), not a constant 0.01 then a jump
         RunSpec("resnet110", "resnet110", overrides={"warmup": 400, "warmup_factor": 0.1},
                 paper=PaperNumber(_TABLE6[110], "Table 6 (best of 5; mean 6.61)"), group="residual"),  # fmt: skip
         RunSpec("resnet1202", "resnet1202", overrides={"warmup": 400, "warmup_factor": 0.1},

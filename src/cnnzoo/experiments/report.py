@@ -41,7 +41,8 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
                    steps=s["steps"], epochs=s["epochs"], path=s.get("path"))  # fmt: skip
     minutes = folder / "minutes.json"
     if minutes.is_file():
-        row["minutes"] = json.loads(minutes.read_text())["minutes"]
+        timing = json.loads(minutes.read_text())
+        row["minutes"], row["machines"] = timing["minutes"], timing.get("machines", [])
     return row
 
 
@@ -97,11 +98,13 @@ def markdown(results: dict) -> str:
         "|---|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for r in results["runs"]:
+        elsewhere = [m for m in r.get("machines", []) if m != results["machine"]]
+        status = r["status"] + (f" (also trained on {'; '.join(elsewhere)})" if elsewhere else "")
         paper = f"{r['paper']['value']:.2f}% ({r['paper']['what']}, {r['paper']['where']})" if r["paper"] else "-"
         options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
         model = r["model"] + (f" ({options})" if options else "") + (f", {r['input_size']} px" if r["input_size"] != 32 else "")
         lines.append(f"| {r['run']} | {model} | {r['params']:,} | {r['macs'] / 1e6:.1f}M | {paper} | {_pct(r.get('val_top1_error'))} | "
-                     f"{_pct(r.get('train_top1_error'))} | {r.get('epochs', '-')} | {r.get('minutes', '-')} | {r['status']} |")  # fmt: skip
+                     f"{_pct(r.get('train_top1_error'))} | {r.get('epochs', '-')} | {r.get('minutes', '-')} | {status} |")  # fmt: skip
     if results.get("reference"):
         lines += ["", "The paper's own numbers:", ""]
         lines += [f"- {what}: {n['value']:.2f}% ({n['what']}, {n['where']})" for what, n in results["reference"]]

@@ -214,5 +214,7 @@ def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, wor
     finally:
         if world.main and folder.is_dir():  # wall minutes over every invocation (a killed one's last stretch aside)
             file = folder / "minutes.json"
-            before = json.loads(file.read_text())["minutes"] if file.is_file() else 0.0
-            atomic_write_text(file, json.dumps({"minutes": round(before + (time.perf_counter() - started) / 60, 2)}))
+            before = json.loads(file.read_text()) if file.is_file() else {"minutes": 0.0, "machines": []}
+            machines = list(dict.fromkeys([*before.get("machines", []), machine()]))  # every CPU that trained it
+            minutes = round(before["minutes"] + (time.perf_counter() - started) / 60, 2)
+            atomic_write_text(file, json.dumps({"minutes": minutes, "machines": machines}))
