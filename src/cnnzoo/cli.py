@@ -45,7 +45,8 @@ def cmd_summary(args: argparse.Namespace) -> None:
     size = info.input_size if args.input is None else args.input
     if size < 1 or args.batch < 1:
         raise CnnzooError(f"--input and --batch must be positive, got --input {size} --batch {args.batch}")
-    analysis = analyze(args.model, size, args.batch, conventions=_conventions(args.count))
+    options = _model_options(args.model_option, info)
+    analysis = analyze(args.model, size, args.batch, conventions=_conventions(args.count), **options)
     if args.by_type:
         records = type_records(analysis)
     else:
@@ -337,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
     p.add_argument("--nchw", action="store_true", help="shapes as N x C x H x W instead of the lecture's H x W x C")
     p.add_argument("--count", help="also count these as MACs: bias,norm,lrn,act,pool,add,scale or all")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model option, e.g. naive=true (GoogLeNet's naive Inception modules), width_mult=0.5")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("compare", help="models side by side: cost, memory, published accuracy, measured speed")
     p.add_argument("models", nargs="*")

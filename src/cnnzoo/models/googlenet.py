@@ -1,7 +1,9 @@
 """GoogLeNet: Szegedy et al., "Going Deeper with Convolutions", CVPR 2015 (arXiv:1409.4842).
 
 Table 1 is the net, one Inception module per row; Sec. 5 describes the two auxiliary
-classifiers. `googlenet_bn` is the BatchNorm port torchvision ships (from TF-slim).
+classifiers. `googlenet_bn` is the BatchNorm port torchvision ships (from TF-slim). `naive=True`
+builds every module as Fig. 2a's "naive" version (Table 1's 1x1, 3x3 and 5x5 counts, no 1x1
+reductions, no pool projection): the cost the dimension reductions of Fig. 2b avoid.
 """
 import dataclasses
 from dataclasses import dataclass

@@ -44,6 +44,21 @@ class Branch:
             return sum(c.out_channels for c in self.split)
         return self.convs[-1].out_channels if self.convs else in_channels
 
+    def without_reduction(self) -> "Branch":
+        """This branch as in the "naive" Inception module (GoogLeNet Fig. 2a): no 1x1 convolution before a
+        larger one, no projection after the pool (which then passes every input channel through)."""
+        if self.pool in ("avg", "max"):
+            return Branch((), self.pool)
+        if len(self.convs) > 1 and self.convs[0].kernel in (1, (1, 1)):
+            return Branch(self.convs[1:], self.pool, self.split)
+        return self
+
+
+def naive(branches: tuple["Branch", ...]) -> tuple["Branch", ...]:
+    """An Inception module without its dimension reductions (Fig. 2a against Fig. 2b): the output depth
+    grows by the whole input at every module, and the 3x3 and 5x5 convolutions see every input channel."""
+    return tuple(b.without_reduction() for b in branches)
+
 
 @dataclass(frozen=True)
 class PoolStyle:
@@ -89,7 +104,7 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, branches: tuple[Branch, ...], conv, pools: PoolStyle = PoolStyle(), se=None):
         super().__init__()
         self.branches = nn.ModuleList(InceptionBranch(in_channels, b, conv, pools) for b in branches)
-        self.out_channels = module_out_channels(in_channels, branches)
+        self.in_chans, self.out_channels = in_channels, module_out_channels(in_channels, branches)  # (in_chans: for analyze)
         self.se = make_se(se, self.out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -142,6 +157,7 @@ class InceptionNetConfig:
     dropout: float = 0.0  # before the classifier
     aux_taps: tuple[str, ...] = ()  # layers that feed an auxiliary classifier
     aux_head: type | None = None  # its class: (in_channels, num_classes, conv) -> module with reset(n)
+    naive: bool = False  # every Inception module without its 1x1 reductions (GoogLeNet Fig. 2a, "naive")
 
 
 class InceptionResidual(nn.Module):
@@ -191,7 +207,7 @@ class InceptionNet(ImageClassifier):
             elif isinstance(layer, Residual):
                 blocks[name] = InceptionResidual(channels, layer, conv, config.pools)
             else:
-                blocks[name] = Inception(channels, layer, conv, config.pools, se)
+                blocks[name] = Inception(channels, naive(layer) if config.naive else layer, conv, config.pools, se)
                 channels = blocks[name].out_channels
             tap_channels[name] = channels
         self.features = nn.Sequential(blocks)
