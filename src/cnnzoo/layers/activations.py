@@ -10,6 +10,7 @@ ActLayer = Callable[..., nn.Module]
 _ACTIVATIONS: dict[str, ActLayer] = {
     "relu": nn.ReLU,
     "relu6": nn.ReLU6,
+    "elu": nn.ELU,  # Xception Fig. 10's intermediate non-linearity
     "sigmoid": nn.Sigmoid,
     "hard_sigmoid": nn.Hardsigmoid,  # ReLU6(x + 3) / 6, MobileNetV3 Sec. 5.2
     "swish": nn.SiLU,  # x * sigmoid(x)

@@ -1,12 +1,16 @@
 """Xception: Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2017
 (arXiv:1610.02357). Fig. 5: an entry flow, a middle flow repeated eight times and an exit flow,
-36 convolutional layers in 14 modules, all but the first and last with residual connections."""
+36 convolutional layers in 14 modules, all but the first and last with residual connections.
+The paper's studied variants are options: `pointwise_first=True` (Fig. 4's "extreme" Inception order)
+and `intermediate_act="relu"` or `"elu"` (Fig. 10); the defaults are the paper's network."""
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 
 from torch import Tensor, nn
 
 from ..accuracy import timm_published
+from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, SeparableConv2d
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
@@ -32,6 +36,8 @@ class XceptionBlock:
 class XceptionConfig:
     blocks: tuple[XceptionBlock, ...]
     exit_channels: tuple[int, int] = (1536, 2048)  # the two separable convs after the last module
+    pointwise_first: bool = False  # Fig. 4's "extreme" Inception order: 1x1, then a 3x3 per output channel
+    intermediate_act: str | None = None  # between the depthwise and pointwise parts, Fig. 10: None, "relu", "elu"
 
 
 # Fig. 5, top to bottom.
@@ -47,7 +53,7 @@ XCEPTION = XceptionConfig(
 
 
 class XceptionModule(nn.Module):
-    def __init__(self, in_channels: int, spec: XceptionBlock):
+    def __init__(self, in_channels: int, spec: XceptionBlock, separable=SeparableConv2d):
         super().__init__()
         out = spec.out_channels
         self.shortcut = (
@@ -60,7 +66,7 @@ class XceptionModule(nn.Module):
             width = out if spec.grow_first or i == spec.reps - 1 else in_channels
             if i > 0 or spec.start_with_relu:
                 body.append(nn.ReLU(inplace=i > 0))  # the first must leave the shortcut's input intact
-            body += [SeparableConv2d(channels, width), nn.BatchNorm2d(width)]
+            body += [separable(channels, width), nn.BatchNorm2d(width)]
             channels = width
         if spec.stride != 1:
             body.append(nn.MaxPool2d(3, spec.stride, 1))
@@ -78,12 +84,15 @@ class Xception(ImageClassifier):
             conv1=ConvNormAct(in_chans, 32, 3, 2, padding=0),  # 299 -> 149
             conv2=ConvNormAct(32, 64, 3, padding=0),  # -> 147
         )
+        if config.intermediate_act not in (None, "relu", "elu"):
+            raise InvalidOptionError(f"intermediate_act must be None, 'relu' or 'elu' (Fig. 10), got {config.intermediate_act!r}")
+        separable = partial(SeparableConv2d, pointwise_first=config.pointwise_first, act=config.intermediate_act)
         channels = 64
         for i, spec in enumerate(config.blocks, 1):
-            layers[f"block{i}"] = XceptionModule(channels, spec)
+            layers[f"block{i}"] = XceptionModule(channels, spec, separable)
             channels = spec.out_channels
         for i, width in enumerate(config.exit_channels, 3):
-            layers[f"conv{i}"] = nn.Sequential(SeparableConv2d(channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+            layers[f"conv{i}"] = nn.Sequential(separable(channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
             channels = width
         self.features = nn.Sequential(layers)  # N x 2048 x 10 x 10 at 299
         self._build_head(channels, num_classes, nn.Dropout(dropout))  # Sec. 4.3: dropout 0.5 before the classifier
