@@ -1,7 +1,7 @@
 """`cnnzoo compare`: models side by side (cost, memory, published accuracy, measured speed), and
-the lecture's "Comparing Complexity" chart (Canziani, Paszke & Culurciello 2017, Fig. 2): top-1
-accuracy against operations, bubble area = parameters; with a second panel testing their finding
-that operations predict inference time, on this machine; and the ILSVRC winners by year."""
+the lecture's "Comparing Complexity" chart (chart.py: Canziani, Paszke & Culurciello 2017, Fig. 2,
+with accuracy per parameter beside it), a panel testing their finding that operations predict
+inference time, on this machine; and the ILSVRC winners by year."""
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from ..execution import ExecPath, prepare
 from ..fileio import atomic_path
 from ..progress import Progress
 from ..registry import model_info
+from .chart import complexity_panel, density_panel, family_colors, place_labels
 from .profile import analyze
 from .timing import time_models
 
@@ -61,46 +62,62 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     return a, b, 1 - ss_res / ss_tot if ss_tot else 1.0
 
 
-def plot(rows: list[Compared], file: str | Path, machine: str = "") -> list[Path]:
-    """Write the comparison chart to `file` and the ILSVRC timeline beside it; return both paths."""
+def draw(rows: list[Compared], machine: str = ""):
+    """The comparison figure and the label artists of each panel (for the overlap test): the complexity
+    chart on top, the accuracy-per-parameter bars and (when measured) the latency panel below."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    file = Path(file)
     measured = [r for r in rows if r.latency_ms is not None]
-    fig, axes = plt.subplots(1, 2 if measured else 1, figsize=(15 if measured else 8, 6), squeeze=False)
-    ax = axes[0][0]
     known = [r for r in rows if r.accuracy]
-    for r in known:
-        ax.scatter(r.macs / 1e9, r.accuracy.top1, s=r.params / 2e5, alpha=0.45)
-        ax.annotate(r.name, (r.macs / 1e9, r.accuracy.top1), fontsize=7, ha="center", va="center")
-    ax.set_xlabel("operations (GMACs, one image)")
-    ax.set_ylabel("published top-1 accuracy (%)")
-    ax.set_title("Comparing complexity: bubble area = parameters")
-    ax.grid(alpha=0.3)
+    families = {r.name: model_info(r.name).family for r in rows}
+    fig = plt.figure(figsize=(15, 12))
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.25, 1))
+    top = fig.add_subplot(grid[0, :])
+    points = []
+    if known:
+        points = complexity_panel(top, known, families)
+        density_panel(fig.add_subplot(grid[1, 0]), known, families)
+    latency = []
     if measured:
-        ax = axes[0][1]
+        ax = fig.add_subplot(grid[1, 1])
         xs, ys = [r.macs / 1e9 for r in measured], [r.latency_ms for r in measured]
-        ax.scatter(xs, ys, s=12)
-        for r, x, y in zip(measured, xs, ys):
-            ax.annotate(r.name, (x, y), fontsize=6)
+        ax.scatter(xs, ys, s=12, color=[family_colors(list(dict.fromkeys(families.values())))[families[r.name]] for r in measured])
         if len(measured) > 2:
             a, b, r2 = linear_fit(xs, ys)
             line = [min(xs), max(xs)]
             ax.plot(line, [a * v + b for v in line], "k--", label=f"fit: {a:.1f} ms/GMAC + {b:.1f} ms, R² = {r2:.3f}")
-            ax.legend()
+            ax.legend(fontsize=7, loc="upper left")
+        ax.set_xlim(0, max(xs) * 1.15)
+        ax.set_ylim(0, max(ys) * 1.15)
         ax.set_xlabel("operations (GMACs, one image)")
         ax.set_ylabel("measured latency, batch 1 (ms)")
-        ax.set_title(f"Do operations predict time? {machine}".strip())
+        ax.set_title(f"Do operations predict time? {machine}".strip(), fontsize=9)
         ax.grid(alpha=0.3)
+        latency = [(ax, [(x, y, r.name) for r, x, y in zip(measured, xs, ys)])]
     fig.tight_layout()
-    timeline = file.with_name(f"{file.stem}-ilsvrc{file.suffix or '.png'}")
+    labels = place_labels(top, points) if points else []  # after the layout: boxes are measured where they will be
+    for ax, pts in latency:
+        placed = place_labels(ax, pts, fontsize=6, skip=True)
+        if len(placed) < len(pts):
+            ax.set_title(f"{ax.get_title()}\n({len(pts) - len(placed)} of {len(pts)} points unlabelled: no room)", fontsize=9)
+        labels += placed
+    return fig, labels
+
+
+def plot(rows: list[Compared], file: str | Path, machine: str = "") -> list[Path]:
+    """Write the comparison chart to `file` and the ILSVRC timeline beside it; return both paths."""
+    import matplotlib.pyplot as plt
+
+    file = Path(file)
+    fig, _ = draw(rows, machine)
     with atomic_path(file) as tmp:
         fig.savefig(tmp, format=(file.suffix.lstrip(".") or "png"), dpi=120)
     plt.close(fig)
 
+    timeline = file.with_name(f"{file.stem}-ilsvrc{file.suffix or '.png'}")
     fig, ax = plt.subplots(figsize=(8, 4.5))
     years = [y for y, _, _ in ILSVRC_WINNERS]
     errors = [e for _, _, e in ILSVRC_WINNERS]
