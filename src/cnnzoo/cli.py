@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .analysis import Conventions, analyze
 from .analysis.bench import benchmark
-from .analysis.compare import compare, plot
+from .analysis.compare import compare, paper_costs, plot
 from .analysis.costs import model_costs
 from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
 from .analysis.rules import CATEGORIES
@@ -24,6 +24,7 @@ from .experiments.schedule import machine
 from .export import FORMATS, export_model
 from .interop.pretrained import weight_source, weight_sources
 from .predict import load_model, load_predictor, predict_image
+from .published import TABLES
 from .registry import list_models, model_info
 from .train import RECIPES, RunConfig, get_recipe, train
 
@@ -118,6 +119,9 @@ def _weights_line(name: str, library: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
+    if args.paper:
+        _paper_tables(args.paper)
+        return
     names = list_models() if args.all else args.models
     if not names:
         raise CnnzooError("name the models to compare, or give --all")
@@ -145,6 +149,28 @@ def cmd_compare(args: argparse.Namespace) -> None:
     if args.plot:
         written = plot(rows, args.plot, machine=f"({path.describe()})" if args.measure else "")
         print("wrote " + ", ".join(map(str, written)))
+
+
+def _paper_tables(paper: str) -> None:
+    """A paper's published tables, each row beside cnnzoo's computed multiply-adds and parameters."""
+    if paper not in TABLES:
+        raise CnnzooError(f"no published tables for {paper!r}; choose one of {', '.join(TABLES)}")
+    for table in TABLES[paper]:
+        print(f"{table.title} ({table.paper})")
+        named = all(row.values[0] == row.label for row in table.rows)  # the first column names the row already
+        ours = any(row.model for row in table.rows)
+        rows = [(*(() if named else ("row",)), *table.columns, *(("model here", "ours: M mult-adds", "ours: M params") if ours else ()))]
+        for row, macs, params in paper_costs(table):
+            cells = (*(() if named else (row.label,)), *(f"{v:g}" if isinstance(v, float) else str(v) for v in row.values))
+            if row.model is None:
+                rows.append((*cells, *(("-", "-", "-") if ours else ())))
+                continue
+            where = row.model + "".join(f" {k}={v}" for k, v in row.options.items()) + (f" @{row.input_size}" if row.input_size else "")
+            rows.append((*cells, where, f"{macs / 1e6:,.1f}", f"{params / 1e6:.2f}"))
+        print(columns(rows, "l" * (len(rows[0]) - 2) + ("rr" if ours else "ll")))
+        if table.note:
+            print(f"note: {table.note}")
+        print()
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -347,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure", action="store_true", help="also time each model here: latency (batch 1), throughput")
     p.add_argument("--batch", type=int, default=8, help="batch for the throughput column (default 8)")
     p.add_argument("--plot", help="write the Comparing Complexity chart here (PNG), and the ILSVRC timeline beside it")
+    p.add_argument("--paper", help="instead: a paper's published tables beside our computed costs (mobilenet, resnext, resnet, "
+                   "senet, ilsvrc)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("bench", help="time a model on this machine (images/s, GFLOP/s), optionally against its peer")
     p.add_argument("model")

@@ -11,6 +11,7 @@ from ..accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, Accuracy
 from ..execution import ExecPath, prepare
 from ..fileio import atomic_path
 from ..progress import Progress
+from ..published import TABLES, PaperTable, TableRow
 from ..registry import model_info
 from .chart import complexity_panel, density_panel, family_colors, place_labels
 from .profile import analyze
@@ -48,6 +49,19 @@ def compare(
                     setattr(row, attr, 1000 * median if size == 1 else size / median)
                 bar.update(note=row.name)
     return rows
+
+
+def paper_costs(table: PaperTable) -> list[tuple[TableRow, int | None, int | None]]:
+    """Each row of a published table with cnnzoo's computed MACs and parameters (None for rows that are
+    not a network of the zoo)."""
+    out = []
+    for row in table.rows:
+        if row.model is None:
+            out.append((row, None, None))
+            continue
+        a = analyze(row.model, row.input_size, **row.options)
+        out.append((row, a.macs, a.params))
+    return out
 
 
 def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
@@ -124,13 +138,17 @@ def plot(rows: list[Compared], file: str | Path, machine: str = "") -> list[Path
     ax.bar(years, errors, color="tab:blue")
     for y, name, e in ILSVRC_WINNERS:
         ax.annotate(f"{name}\n{e}%", (y, e), ha="center", va="bottom", fontsize=8)
+    for table, year in zip(TABLES["ilsvrc"], (2016, 2017)):  # every entry of the lecture's team tables
+        entries = [100 * row.values[2] for row in table.rows]
+        ax.scatter([year - 0.3] * len(entries), entries, s=8, color="0.45", zorder=3, label="other entries" if year == 2016 else None)
     for y, name, e in ILSVRC_RUNNERS_UP:
         ax.plot([y + 0.3], [e], "o", color="tab:orange")
         ax.annotate(f"{name} (2nd) {e}%", (y + 0.3, e), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel("ILSVRC year")
     ax.set_ylabel("top-5 error (%)")
-    ax.set_title("ImageNet classification winners (the lecture's first slide)")
+    ax.set_title("ImageNet classification winners (the lecture's first slide); 2016-17: every entry of its team tables", fontsize=9)
     ax.set_ylim(0, max(errors) * 1.25)
+    ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     with atomic_path(timeline) as tmp:
         fig.savefig(tmp, format=(timeline.suffix.lstrip(".") or "png"), dpi=120)
