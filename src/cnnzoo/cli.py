@@ -242,6 +242,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 def _print_evaluation(result, args: argparse.Namespace) -> None:
     data, crops = result.data, f"{args.crops} crop{'s' if args.crops > 1 else ''}"
+    if args.crops > 1:
+        crops += f" ({args.crops} forward passes per image: {args.crops}x the one-crop cost)"
     if args.model:
         print(f"{data.description}; {crops}; {result.path.describe()}")
     else:
@@ -421,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "a labelled folder), for a quick check")
     p.add_argument("--precision", choices=(*PRECISIONS, "auto"), default="fp32",
                    help="fp32 (default: machine-independent, faithful to published numbers), or auto: the fastest safe path here")
-    p.add_argument("--crops", type=int, choices=(1, 10), default=1)
+    p.add_argument("--crops", type=int, choices=(1, 10, 144), default=1,
+                   help="views per image, softmax averaged: 1 centre crop, 10 (AlexNet: corners, centre, mirrors), 144 (GoogLeNet Sec. 7)")
     p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
     p.add_argument("--confusion", help="confusion matrix PNG (default: beside the first checkpoint)")
     p.add_argument("--strict", action="store_true")

@@ -16,6 +16,8 @@ from .errors import CnnzooError
 from .execution import ExecPath
 from .fileio import atomic_path
 
+CHUNK = 256  # views per forward pass
+
 
 class NonFiniteOutput(CnnzooError):
     """A model whose outputs are NaN or infinite: no number computed from them would mean anything."""
@@ -68,8 +70,8 @@ def probabilities(model: nn.Module, images: torch.Tensor, path: ExecPath) -> tor
     crops = images.shape[1] if images.dim() == 5 else 1
     x = images.flatten(0, 1) if crops > 1 else images
     x = path.to_device(x)
-    with path.autocast():
-        logits = model(x)
+    with path.autocast():  # many views (144 crops of a batch): the model sees them CHUNK at a time
+        logits = model(x) if len(x) <= CHUNK else torch.cat([model(part) for part in x.split(CHUNK)])
     if not torch.isfinite(logits).all():  # finite weights can still overflow: a NaN must never be averaged into a score
         raise NonFiniteOutput(f"{type(model).__name__} computes NaN or infinite logits ({path.describe()}): its weights are broken"
                               f" (or overflow {path.precision}); evaluate an earlier checkpoint, or in fp32")  # fmt: skip

@@ -25,8 +25,8 @@ from .data.bundle import DataBundle, is_training_data
 from .data.evalset import imagenet_wnids, load_eval_data
 from .data.folder import readable
 from .data.loaders import MemoryLoader
-from .data.preprocessing import Preprocessing
-from .data.transforms import meta_transform
+from .data.preprocessing import EVAL_CROPS, Preprocessing
+from .data.transforms import SMALL_INPUT, meta_transform
 from .distributed import SINGLE, World, join
 from .errors import CnnzooError
 from .evaluate import Metrics, evaluate
@@ -49,7 +49,7 @@ DEFAULT_PRECISION = "fp32"
 @dataclass(frozen=True)
 class EvalOptions:
     data: str | Path | None = None  # checkpoints: None is the run's own data (its validation split)
-    crops: int = 1  # 1 (centre) or 10 (AlexNet's: centre and corners, mirrored)
+    crops: int = 1  # 1 (centre), 10 (AlexNet's: centre and corners, mirrored) or 144 (GoogLeNet's, Sec. 7)
     batch_size: int | None = None  # None: the run's recipe's evaluation batch; 50 for published weights
     workers: int | None = None  # decoding processes; None: the run's recipe's, 2 for published weights
     limit: int | None = None  # a stratified subset of this many images (labelled folders and ImageNet val)
@@ -103,12 +103,17 @@ class Evaluation:
 
 
 def _check(options: EvalOptions) -> None:
-    if options.crops not in (1, 10):
-        raise CnnzooError(f"crops must be 1 or 10, got {options.crops}")
+    if options.crops not in EVAL_CROPS:
+        raise CnnzooError(f"crops must be 1, 10 (AlexNet's) or 144 (GoogLeNet's), got {options.crops}")
     for name in ("batch_size", "workers", "limit"):
         value = getattr(options, name)
         if value is not None and value < (0 if name == "workers" else 1):
             raise CnnzooError(f"{name} must be a positive number, got {value}")
+
+
+def _batch(crops: int) -> int:
+    """Images per batch by default: 50, or 2 with 144 crops (288 views of 224 x 224: 170 MB of input)."""
+    return 2 if crops == 144 else 50
 
 
 def _path(precision: str, device: str | None = None) -> tuple[World, ExecPath]:
@@ -152,8 +157,11 @@ def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBun
         if not options.data:
             raise CnnzooError("--data is needed for an export of published weights: an ImageNet folder holding val/")
         transform = Preprocessing.from_dict(meta["preprocessing"]).transform(options.crops)
-        return load_eval_data(options.data, transform, list(imagenet_wnids()), meta["class_names"], batch or 50,
+        return load_eval_data(options.data, transform, list(imagenet_wnids()), meta["class_names"], batch or _batch(options.crops),
                               2 if workers is None else workers, options.strict, options.limit)  # fmt: skip
+    if options.crops == 144 and meta["input_size"] <= SMALL_INPUT:
+        raise CnnzooError(f"144 crops is GoogLeNet's protocol for ImageNet-sized inputs (scales 256-352): {meta['model']} takes "
+                          f"{meta['input_size']}x{meta['input_size']} images; use --crops 1 or 10")  # fmt: skip
     recipe = Recipe.from_dict(meta["recipe"])
     spec = options.data or meta["data"]
     if is_training_data(spec):
@@ -162,7 +170,8 @@ def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBun
         data_options = recipe.data_options(meta["input_size"], options.crops, options.strict)
         return as_trained(load_data(str(spec), data_options), meta, str(spec))
     return load_eval_data(spec, meta_transform(meta, options.crops), list(meta["classes"]), list(meta["class_names"]),
-                          batch or max(recipe.batch_size, 100), recipe.workers if workers is None else workers,
+                          batch or (_batch(options.crops) if options.crops == 144 else max(recipe.batch_size, 100)),
+                          recipe.workers if workers is None else workers,
                           options.strict, options.limit, by_order=False)  # fmt: skip
 
 
@@ -247,7 +256,7 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
         )
     transform = models[0].preprocessing.transform(options.crops)
     workers = 2 if options.workers is None else options.workers
-    data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or 50, workers,
+    data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or _batch(options.crops), workers,
                           options.strict, options.limit)  # fmt: skip
     world, path = _path(options.precision, device)
     runnable = [prepare(m, path) for m in models]

@@ -51,9 +51,12 @@ class Preprocessing:
                 f"{self.channel_order} in 0..1, mean {self.mean}, std {self.std}")  # fmt: skip
 
     def transform(self, crops: int = 1):
-        """PIL image -> C x H x W (1 crop) or 10 x C x H x W (the centre, the corners and their mirrors)."""
+        """PIL image -> C x H x W (1 crop), 10 x C x H x W (the centre, the corners and their mirrors) or
+        144 x C x H x W (GoogLeNet's protocol: `googlenet_views`)."""
         resize = T.Resize(self.resize, interpolation=T.InterpolationMode[self.interpolation.upper()], antialias=True)
         finish = T.Compose([T.ToTensor(), T.Normalize(self.mean, self.std)])
+        if crops == 144:
+            return lambda img: torch.stack([finish(v) for v in googlenet_views(img, self.input_size, self.interpolation)])
         if crops == 1:
             return T.Compose([resize, T.CenterCrop(self.input_size), finish])
         return T.Compose([resize, T.TenCrop(self.input_size), T.Lambda(lambda views: torch.stack([finish(v) for v in views]))])
@@ -65,6 +68,32 @@ class Preprocessing:
     def from_dict(cls, d: dict) -> "Preprocessing":
         return cls(int(d["input_size"]), int(d["resize"]), tuple(d["mean"]), tuple(d["std"]), d.get("interpolation", "bilinear"),
                    d.get("channel_order", "RGB"))  # fmt: skip
+
+
+EVAL_CROPS = (1, 10, 144)
+GOOGLENET_SCALES = (256, 288, 320, 352)  # GoogLeNet Sec. 7: the shorter side, for a 224 crop
+
+
+def googlenet_views(img, size: int = 224, interpolation: str = "bilinear") -> list:
+    """GoogLeNet's 144 crops (Sec. 7): the shorter side resized to 4 scales (256, 288, 320, 352 for a 224
+    input; in proportion for others); at each, the left, centre and right squares (top, centre and bottom
+    for a portrait image); from each square the four corner and the centre `size` crops and the square
+    resized to `size`; and the mirror image of each of those. 4 x 3 x 6 x 2 = 144 PIL images, in that
+    order (scale, square, view; the 72 mirrors after the 72)."""
+    mode = T.InterpolationMode[interpolation.upper()]
+    views = []
+    for scale in GOOGLENET_SCALES:
+        side = round(scale * size / 224)
+        resized = T.Resize(side, interpolation=mode, antialias=True)(img)
+        w, h = resized.size
+        along = w - side if w >= h else h - side  # where the squares can sit along the longer side
+        for start in (0, along // 2, along):
+            box = (start, 0, start + side, side) if w >= h else (0, start, side, start + side)
+            square = resized.crop(box)
+            corners = [(0, 0), (side - size, 0), (0, side - size), (side - size, side - size), ((side - size) // 2, (side - size) // 2)]
+            views += [square.crop((x, y, x + size, y + size)) for x, y in corners]
+            views.append(T.Resize((size, size), interpolation=mode, antialias=True)(square))
+    return views + [T.functional.hflip(v) for v in views]
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

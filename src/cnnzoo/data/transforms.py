@@ -155,6 +155,9 @@ def meta_transform(meta: dict, crops: int = 1):
     if meta.get("preprocessing"):
         return Preprocessing.from_dict(meta["preprocessing"]).transform(crops)
     size = meta["input_size"]
+    if crops == 144 and size <= SMALL_INPUT:
+        raise CnnzooError(f"144 crops is GoogLeNet's protocol for ImageNet-sized inputs (scales 256-352): this model takes "
+                          f"{size}x{size} images; use --crops 1 or 10")  # fmt: skip
     mean, std = meta_normalization(meta)
     mean, std = (mean.view(-1, 1, 1), std.view(-1, 1, 1)) if mean.dim() == 1 else (mean, std)
     if size > SMALL_INPUT:

@@ -125,10 +125,12 @@ class Recipe:
                      limit: int | None = None) -> DataOptions:  # fmt: skip
         """The data this recipe trains and validates on, at the model's `input_size`: the one mapping
         of a recipe to data options, used by training and by `eval` of its checkpoints alike."""
+        crops = self.eval_crops if crops is None else crops
         return DataOptions(
-            batch_size=self.batch_size, eval_batch_size=max(self.batch_size, 100), augment=self.augment, input_size=input_size,
+            batch_size=self.batch_size, eval_batch_size=2 if crops == 144 else max(self.batch_size, 100), augment=self.augment,
+            input_size=input_size,
             seed=self.seed, val_size=self.val_size, normalize=self.normalize, strict=strict, workers=self.workers,
-            crops=self.eval_crops if crops is None else crops, limit=limit,
+            crops=crops, limit=limit,
         )  # fmt: skip
 
 
