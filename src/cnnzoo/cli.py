@@ -15,7 +15,7 @@ from .data.decoding import BadImageError
 from .data.transforms import meta_transform
 from .distributed import leave
 from .errors import CnnzooError
-from .evaluate import plot_confusion
+from .evaluate import DENSE_SCALES, plot_confusion
 from .evaluation import EvalOptions, evaluate_checkpoints, evaluate_published
 from .execution import PRECISIONS, default_path, resolve_path
 from .experiments import EXPERIMENTS, estimate, get_experiment, reproduce
@@ -225,7 +225,8 @@ def _model_options(items: list[str], info) -> dict:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     options = EvalOptions(data=args.data, crops=args.crops, batch_size=args.batch, workers=args.workers, limit=args.limit,
-                          strict=args.strict, precision=args.precision, weights=tuple(args.weights) if args.weights else None)  # fmt: skip
+                          strict=args.strict, precision=args.precision, weights=tuple(args.weights) if args.weights else None,
+                          dense=args.dense, **({"scales": tuple(args.scales)} if args.scales else {}))  # fmt: skip
     if args.model:
         if args.checkpoint:
             raise CnnzooError("--model evaluates published weights and --checkpoint a run of cnnzoo's: give one of them")
@@ -233,6 +234,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     else:
         if args.pretrained:
             raise CnnzooError("--pretrained goes with --model (weights of torchvision/timm); a --checkpoint carries its own")
+        if args.dense:
+            raise CnnzooError("--dense goes with --model (published weights on ImageNet images)")
         if not args.checkpoint:
             raise CnnzooError("give --checkpoint (of `cnnzoo train`, or an exported .onnx) or --model NAME [--pretrained W] --data FOLDER")
         result = evaluate_checkpoints(args.checkpoint, options)
@@ -244,6 +247,10 @@ def _print_evaluation(result, args: argparse.Namespace) -> None:
     data, crops = result.data, f"{args.crops} crop{'s' if args.crops > 1 else ''}"
     if args.crops > 1:
         crops += f" ({args.crops} forward passes per image: {args.crops}x the one-crop cost)"
+    if args.dense:
+        scales = args.scales or list(DENSE_SCALES)
+        crops = (f"dense over whole images at Q = {', '.join(map(str, scales))} and their mirrors ({2 * len(scales)} passes per "
+                 f"image, each on the whole image)")  # fmt: skip
     if args.model:
         print(f"{data.description}; {crops}; {result.path.describe()}")
     else:
@@ -426,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crops", type=int, choices=(1, 10, 144), default=1,
                    help="views per image, softmax averaged: 1 centre crop, 10 (AlexNet: corners, centre, mirrors), 144 (GoogLeNet Sec. 7)")
     p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
+    p.add_argument("--dense", action="store_true", help="with --model: VGG's dense evaluation (whole images, FC layers as "
+                   "convolutions, score maps averaged, mirrors too; one image at a time, fp32)")
+    p.add_argument("--scales", type=int, nargs="+", help="with --dense: the shorter sides Q (default 256 384 512, VGG Sec. 4.1)")
     p.add_argument("--confusion", help="confusion matrix PNG (default: beside the first checkpoint)")
     p.add_argument("--strict", action="store_true")
     p.set_defaults(func=cmd_eval)

@@ -100,6 +100,44 @@ def evaluate(models: list[nn.Module], batches, num_classes: int, path: ExecPath,
     return [a.metrics() for a in members], ensemble.metrics() if ensemble else None
 
 
+DENSE_SCALES = (256, 384, 512)  # VGG Sec. 4.1: Q, the shorter side, for a 224 model
+
+
+@torch.no_grad()
+def evaluate_dense(models: list[nn.Module], paths: list[str], labels: list[int], num_classes: int, prep, scales=DENSE_SCALES,
+                   stats=None, strict: bool = False):  # fmt: skip
+    """VGG's dense evaluation (Sec. 3.2): each whole image, its shorter side resized to every Q in `scales`
+    (in proportion for models not of 224 input), and its mirror image, through the network with its
+    fully connected layers as convolutions; the class score map averaged over space, the softmax averaged
+    over the scales and the mirrors. One image at a time (their sizes differ), in fp32. Metrics of each
+    model and, for several, of their ensemble."""
+    from .data.decoding import BadImageError, decode, skip_or_raise
+    from .data.preprocessing import T
+    from .models.dense import dense_scores
+
+    for m in models:
+        m.eval()
+    members = [_Accumulator(num_classes) for _ in models]
+    ensemble = _Accumulator(num_classes) if len(models) > 1 else None
+    mode = T.InterpolationMode[prep.interpolation.upper()]
+    finish = T.Compose([T.ToTensor(), T.Normalize(prep.mean, prep.std)])
+    for path, label in zip(paths, labels):
+        try:
+            img = decode(path)
+        except BadImageError as e:
+            skip_or_raise(path, str(e), strict, stats)
+            continue
+        views = [finish(T.Resize(round(q * prep.input_size / 224), interpolation=mode, antialias=True)(img)) for q in scales]
+        views += [v.flip(-1) for v in views]
+        y = torch.tensor([label])
+        probs = [torch.stack([F.softmax(dense_scores(m, v[None]).float(), 1)[0] for v in views]).mean(0, keepdim=True) for m in models]
+        for acc, p in zip(members, probs):
+            acc.add(p, y)
+        if ensemble is not None:
+            ensemble.add(sum(probs) / len(probs), y)
+    return [a.metrics() for a in members], ensemble.metrics() if ensemble else None
+
+
 def plot_confusion(confusion: torch.Tensor, class_names: list[str], file, title: str = "") -> None:
     import matplotlib
 

@@ -29,7 +29,7 @@ from .data.preprocessing import EVAL_CROPS, Preprocessing
 from .data.transforms import SMALL_INPUT, meta_transform
 from .distributed import SINGLE, World, join
 from .errors import CnnzooError
-from .evaluate import Metrics, evaluate
+from .evaluate import DENSE_SCALES, Metrics, evaluate, evaluate_dense
 from .execution import ExecPath, prepare, resolve_path
 from .export import OnnxModel
 from .factory import create_model
@@ -56,6 +56,8 @@ class EvalOptions:
     strict: bool = False  # an undecodable image is an error instead of skipped
     precision: str = DEFAULT_PRECISION  # fp32 | bf16 | fp16 | auto (the fastest safe path here)
     weights: tuple[float, ...] | None = None  # ensemble weights, one per checkpoint
+    dense: bool = False  # VGG's dense evaluation (published weights): whole images at `scales`, FC layers as convolutions
+    scales: tuple[int, ...] = DENSE_SCALES  # with dense: the shorter sides Q, for a 224 model
 
 
 @dataclass
@@ -254,6 +256,8 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
             "these weights want their images differently (" + "; ".join(f"{n}: {m.preprocessing.describe()}" for n, m in zip(names, models))
             + "): evaluate them one at a time"
         )
+    if options.dense:
+        return _evaluate_dense(names, models, options)
     transform = models[0].preprocessing.transform(options.crops)
     workers = 2 if options.workers is None else options.workers
     data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or _batch(options.crops), workers,
@@ -263,6 +267,21 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
     members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, world=world)
     scored = [Scored(n, m.weights_file, s, True, m.weight_source) for n, m, s in zip(names, models, members)]
     return Evaluation(data, scored, ensemble, path, world=world)
+
+
+def _evaluate_dense(names: list[str], models: list[nn.Module], options: EvalOptions) -> Evaluation:
+    if options.crops != 1:
+        raise CnnzooError("--dense evaluates whole images: it takes no --crops")
+    if not options.scales or min(options.scales) < 1:
+        raise CnnzooError(f"--scales must be positive sizes, got {options.scales}")
+    prep = models[0].preprocessing
+    data = load_eval_data(options.data, prep.transform(), list(imagenet_wnids()), imagenet_categories(), 1, 0, options.strict,
+                          options.limit)  # fmt: skip
+    items = data.val.items
+    members, ensemble = evaluate_dense(models, items.paths, items.labels, data.num_classes, prep, options.scales, data.stats,
+                                       options.strict)  # fmt: skip
+    scored = [Scored(n, m.weights_file, s, True, m.weight_source) for n, m, s in zip(names, models, members)]
+    return Evaluation(data, scored, ensemble, ExecPath("cpu", "fp32"))
 
 
 __all__ = ["EvalOptions", "Evaluation", "Scored", "checkpoint_data", "evaluate_checkpoints", "evaluate_published",
