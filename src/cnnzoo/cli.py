@@ -346,7 +346,7 @@ def _list_experiments(name: str | None) -> None:
             minutes, epochs = costs[s.name]
             paper_value = f"{s.paper.value:.2f}%" if s.paper else "-"
             rows.append((s.name + (" (optional)" if s.optional else ""), s.model, paper_value, f"{minutes:.2f}",
-                         f"{epochs:g} epochs, {minutes * epochs / 60:.1f} h"))  # fmt: skip
+                         f"{epochs:.0f} epochs, {minutes * epochs / 60:.1f} h"))  # fmt: skip
         print("\n".join("  " + line for line in columns(rows, "llrrr").splitlines()))
         print(f"  all default runs: {per_epoch:.1f} min per epoch here; the paper's schedule {paper / 60:.1f} h; "
               f"a 120-minute budget buys {max(1, int(120 // per_epoch)) if per_epoch else '-'} epochs each\n")  # fmt: skip
