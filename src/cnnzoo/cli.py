@@ -322,6 +322,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if args.list or not args.experiment:
         _list_experiments(args.experiment)
         return
+    get_experiment(args.experiment)  # an unknown name fails before anything else
     data = args.data or os.environ.get("CNNZOO_CIFAR10")
     if not data:
         raise CnnzooError("give --data: a CIFAR-10 folder (train/<class>/ JPEGs, or cifar-10-batches-py), or set CNNZOO_CIFAR10")

@@ -146,8 +146,8 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     experiment = get_experiment(name)
     if schedule is not None and schedule not in SCHEDULES:
         raise CnnzooError(f"--schedule {schedule!r}: choose {' or '.join(SCHEDULES)} (or give --epochs N)")
-    if epochs is not None and not epochs > 0 or not budget > 0:
-        raise CnnzooError("--epochs and --budget must be positive")
+    if epochs is not None and not epochs > 0 or not budget > 0 or limit is not None and limit < 1:
+        raise CnnzooError("--epochs, --budget and --limit must be positive")
     out = Path(out or f"experiments/{name}")
     plan = load_plan(out)
     specs = select_runs(experiment, runs or (plan.runs if plan else None))
