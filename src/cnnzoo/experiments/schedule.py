@@ -25,8 +25,9 @@ def scaled(recipe: Recipe, epochs: float, steps_per_epoch: int) -> Recipe:
     the run; a warm-up keeps its length (it is there to get training going, as ResNet-110's 400 iterations)."""
     unit = steps_per_epoch if recipe.iterations else 1  # the recipe's schedule fields count iterations, or epochs
     f = epochs / paper_epochs(recipe, steps_per_epoch)
-    return recipe.override(iterations=None, epochs=epochs, milestones=tuple(m / unit * f for m in recipe.milestones),
-                           step_size=recipe.step_size / unit * f, warmup=recipe.warmup / unit).validated()  # fmt: skip
+    at = lambda v: round(v, 6)  # noqa: E731  (epochs, to a millionth: a plan reads 7.0, not 6.999999999999999)
+    return recipe.override(iterations=None, epochs=epochs, milestones=tuple(at(m / unit * f) for m in recipe.milestones),
+                           step_size=at(recipe.step_size / unit * f), warmup=at(recipe.warmup / unit)).validated()  # fmt: skip
 
 
 def machine() -> str:
