@@ -22,6 +22,7 @@ from .experiments import EXPERIMENTS, estimate, get_experiment, reproduce
 from .experiments.runner import SCHEDULES
 from .experiments.schedule import machine
 from .export import FORMATS, export_model
+from .interop.keras_layouts import KERAS_APPS
 from .interop.pretrained import weight_source, weight_sources
 from .predict import load_model, load_predictor, predict_image
 from .published import TABLES
@@ -97,6 +98,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     if info.peer:
         lines.append(f"  peer        {info.peer} (outputs checked equal in the tests)")
         lines.append(f"  weights     {_weights_line(args.model, info.peer.library)}")
+    if args.model in KERAS_APPS:
+        lines.append(f"  keras       {_weights_line(args.model, 'keras')}")
     lines += [f"  deviation   {d}" for d in info.deviations]
     options = ", ".join(f"{k}={_short(v.default)}" for k, v in info.options().items() if k != "num_classes")
     lines.append(f"  options     {options}")
@@ -115,6 +118,8 @@ def _weights_line(name: str, library: str) -> str:
     others = [o for o in weight_sources(name, library) if o.name != src.name]
     also = "".join(f"; also {library}:{o.name.rsplit('.', 1)[-1]} (top-1 {o.top1:.2f}%, resize {o.preprocessing.resize})"
                    for o in others if o.top1)  # fmt: skip
+    if library == "keras" and others:
+        also += f"; also {', '.join('keras:' + v for v in KERAS_APPS[name].variants[1:])}"
     return f"weights={library!r} ({src.name}{accuracy}): {where}; {src.preprocessing.describe()}{also}"
 
 

@@ -11,7 +11,6 @@ when the file is absent, says which file to put where. Files are read without ru
 """
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,36 +20,13 @@ from ..accuracy import TIMM_RESULTS
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
 from ..registry import Peer, model_info
+from .keras import is_keras, keras_model, keras_source, keras_sources
 from .peers import build_peer, load_peer_state_dict
+from .sources import WeightsNotFoundError, WeightSource, find_weights
 
-SOURCES = ("torchvision", "timm")
+__all__ = ["WeightSource", "WeightsNotFoundError", "find_weights", "pretrained_model", "pretrained_meta", "weight_source"]
 
-
-class WeightsNotFoundError(CnnzooError):
-    """A peer's weight file that is not on this machine."""
-
-
-@dataclass(frozen=True)
-class WeightSource:
-    library: str
-    peer: Peer
-    files: tuple[Path, ...]  # where the peer library keeps its download, most likely first
-    url: str
-    preprocessing: Preprocessing
-    top1: float | None = None  # published ImageNet-1k accuracy of these weights, %
-    top5: float | None = None
-    name: str = ""  # the weights' own name: ResNet50_Weights.IMAGENET1K_V2, legacy_seresnet50.in1k
-    published_by: str = ""  # where top1/top5 come from
-
-    @property
-    def available(self) -> Path | None:
-        return next((f for f in self.files if f.is_file()), None)
-
-    def published(self) -> str:
-        if self.top1 is None:
-            return "no published accuracy known to cnnzoo"
-        top5 = f", top-5 {self.top5:.3f}%" if self.top5 is not None else ""
-        return f"top-1 {self.top1:.3f}%{top5} ({self.published_by})"
+SOURCES = ("torchvision", "timm", "keras")
 
 
 def hub_dir() -> Path:
@@ -109,7 +85,9 @@ def weight_sources(name: str, library: str) -> list[WeightSource]:
     """All the weights `library` publishes for cnnzoo model `name`, its default first."""
     info = model_info(name)
     if library not in SOURCES:
-        raise CnnzooError(f"weights={library!r}: use 'torchvision', 'timm' (or 'torchvision:IMAGENET1K_V1' for one set) or a file path")
+        raise CnnzooError(f"weights={library!r}: use 'torchvision', 'timm', 'keras' (or 'torchvision:IMAGENET1K_V1' for one set) or a file path")
+    if library == "keras":
+        return keras_sources(name)
     if info.peer is None:
         raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import; pass a file of its own")
     if info.peer.library != library:
@@ -122,6 +100,8 @@ def weight_source(name: str, source: str) -> WeightSource:
     library ('torchvision', 'timm': its default weights, or, when only another published set is on
     this machine, that one) or one named set ('torchvision:IMAGENET1K_V1')."""
     library, _, variant = source.partition(":")
+    if library == "keras":
+        return keras_source(name, source)
     sources = weight_sources(name, library)
     if variant:
         chosen = [s for s in sources if s.name.rsplit(".", 1)[-1] == variant or s.name == variant]
@@ -177,18 +157,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def find_weights(src: WeightSource) -> Path:
-    for f in src.files:
-        if f.is_file():
-            return f
-    where = "\n  ".join(str(f) for f in src.files[:3])
-    raise WeightsNotFoundError(
-        f"{src.library}'s weights for {src.peer.name} are not on this machine (cnnzoo never downloads): "
-        f"fetch {src.url} where you are online and put it at {src.files[0]} "
-        f"(or pass weights=PATH). Looked in: {where}"
-    )
-
-
 def _in_peer_order(state: dict[str, torch.Tensor], peer: Peer) -> dict[str, torch.Tensor]:
     """The file's tensors in the order the peer's model registers them (weights map by position, and
     a safetensors file stores its keys sorted); keys the peer does not have go last, to be named."""
@@ -206,6 +174,8 @@ def pretrained_model(name: str, weights: str | Path, num_classes: int | None = N
     the weights' authors fed it images (when the peer library is known)."""
     from .peers import WeightMismatchError
 
+    if is_keras(weights):
+        return keras_model(name, weights, num_classes, **options)
     info = model_info(name)
     if info.peer is None:
         raise CnnzooError(f"{name} has no counterpart in torchvision or timm, so no weights to import from them")
@@ -224,6 +194,7 @@ def pretrained_model(name: str, weights: str | Path, num_classes: int | None = N
     model.preprocessing = source.preprocessing if source else None
     model.weight_source = source
     model.weights_file = str(path)
+    model.model_options = {**info.peer.ours, **options}
     return model
 
 
@@ -237,7 +208,7 @@ def pretrained_meta(name: str, model: nn.Module) -> dict:
     return {
         "model": name,
         "num_classes": model_info(name).num_classes,
-        "model_options": dict(model_info(name).peer.ours),
+        "model_options": dict(getattr(model, "model_options", model_info(name).peer.ours)),
         "input_size": prep.input_size,
         "class_names": imagenet_categories(),
         "normalization": {"mean": list(prep.mean), "std": list(prep.std)},

@@ -1,15 +1,33 @@
 """Conv -> norm -> activation, the unit every family stacks."""
+import math
 from collections.abc import Callable
 
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from .activations import ActLayer, create_act
 
 NormLayer = Callable[[int], nn.Module]
 
 
+class Conv2dSame(nn.Conv2d):
+    """A strided convolution padded as TensorFlow's "same": the output is ceil(input / stride) and
+    an odd total padding puts the extra pixel at the bottom and right (PyTorch's padding is
+    symmetric). Keras-trained weights need it to give Keras's outputs; the weights are the same."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        pads = []
+        for size, k, s, d in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1], self.dilation[::-1]):
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads += [total // 2, total - total // 2]
+        return self._conv_forward(F.pad(x, pads), self.weight, self.bias)
+
+
 class ConvNormAct(nn.Sequential):
     """`conv` (k x k, "same" padding by default), then optional `bn` and `act`.
+
+    `padding="tf"`: TensorFlow's "same" padding (`Conv2dSame`) where the stride makes it differ
+    from the symmetric one, as weights trained in Keras need.
 
     The conv has a bias exactly when there is no norm after it (a norm's shift makes it
     redundant), which is what the BN-era papers and torchvision do.
@@ -21,18 +39,21 @@ class ConvNormAct(nn.Sequential):
         out_channels: int,
         kernel_size: int = 3,
         stride: int = 1,
-        padding: int | None = None,
+        padding: int | str | None = None,
         groups: int = 1,
         norm_layer: NormLayer | None = nn.BatchNorm2d,
         act_layer: str | ActLayer | None = "relu",
         bias: bool | None = None,
     ):
+        conv = nn.Conv2d
+        if padding == "tf":
+            conv, padding = (Conv2dSame, 0) if stride > 1 else (nn.Conv2d, None)
         if padding is None:
             padding = (kernel_size - 1) // 2
         if bias is None:
             bias = norm_layer is None
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
+        self.conv = conv(in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=bias)
         if norm_layer is not None:
             self.bn = norm_layer(out_channels)
         if act_layer is not None:

@@ -60,6 +60,7 @@ class MobileNetV1Config:
     act: str = "relu"  # the paper's ReLU; "relu6" as TF's release and timm
     dropout: float = 0.0
     stem_stride: int = 2  # the paper's; 1 for 32-pixel images (CIFAR): a 2x2 final map instead of 1x1
+    tf_padding: bool = False  # TensorFlow's "same" padding at stride 2 (extra pixel bottom/right), as Keras's weights need
 
 
 def _width(channels: int, alpha: float) -> int:
@@ -77,16 +78,17 @@ class MobileNetV1(ImageClassifier):
         channels = _width(32, config.width_mult)
         if config.stem_stride not in (1, 2):
             raise InvalidOptionError(f"stem_stride must be 1 or 2, got {config.stem_stride!r}")
-        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, config.stem_stride, act_layer=act))  # 224 -> 112
+        pad = "tf" if config.tf_padding else None
+        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, config.stem_stride, pad, act_layer=act))  # 224 -> 112
         for i, row in enumerate(config.rows, 1):
             out = _width(row.out_channels, config.width_mult)
             if config.separable:
                 layers[f"sep{i}"] = nn.Sequential(OrderedDict(
-                    dw=ConvNormAct(channels, channels, 3, row.stride, groups=channels, act_layer=act),
+                    dw=ConvNormAct(channels, channels, 3, row.stride, pad, groups=channels, act_layer=act),
                     pw=ConvNormAct(channels, out, 1, act_layer=act),
                 ))  # fmt: skip
             else:
-                layers[f"conv{i + 1}"] = ConvNormAct(channels, out, 3, row.stride, act_layer=act)
+                layers[f"conv{i + 1}"] = ConvNormAct(channels, out, 3, row.stride, pad, act_layer=act)
             channels = out
         self.features = nn.Sequential(layers)  # N x 1024 x 7 x 7 at 224, then "Avg Pool / s1, Pool 7x7"
         self._build_head(channels, num_classes, nn.Dropout(config.dropout) if config.dropout > 0 else None)

@@ -29,11 +29,11 @@ class InvertedResidual(nn.Module):
     MobileNetV2's bottleneck (Table 1) and MobileNetV3's bneck (Fig. 4) are both this block.
     """
 
-    def __init__(self, in_channels, expanded, out_channels, kernel, stride, act, se=None, norm=nn.BatchNorm2d):
+    def __init__(self, in_channels, expanded, out_channels, kernel, stride, act, se=None, norm=nn.BatchNorm2d, padding=None):
         super().__init__()
         conv = partial(ConvNormAct, norm_layer=norm)
         self.expand = conv(in_channels, expanded, 1, act_layer=act) if expanded != in_channels else None
-        self.depthwise = conv(expanded, expanded, kernel, stride, groups=expanded, act_layer=act)
+        self.depthwise = conv(expanded, expanded, kernel, stride, padding, groups=expanded, act_layer=act)
         self.se = se
         self.project = conv(expanded, out_channels, 1, act_layer=None)  # linear bottleneck (Sec. 3.2)
         self.residual = stride == 1 and in_channels == out_channels
@@ -76,6 +76,7 @@ class MobileNetV2Config:
     stem_channels: int = 32
     last_channels: int = 1280  # "conv2d 1x1, 1280", widened (never narrowed) by width_mult
     dropout: float = 0.2
+    tf_padding: bool = False  # TensorFlow's "same" padding at stride 2 (extra pixel bottom/right), as Keras's weights need
 
 
 class MobileNetV2(ImageClassifier):
@@ -87,11 +88,12 @@ class MobileNetV2(ImageClassifier):
         self.num_classes, self.in_chans = num_classes, in_chans
         width = lambda c: make_divisible(c * config.width_mult, 8)  # noqa: E731
         channels = width(config.stem_channels)
-        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, 2, act_layer="relu6"))
+        pad = "tf" if config.tf_padding else None
+        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, 2, pad, act_layer="relu6"))
         for i, row in enumerate(config.rows, 1):
             for j in range(row.n):
                 out = width(row.c)
-                block = InvertedResidual(channels, channels * row.t, out, 3, row.s if j == 0 else 1, "relu6")
+                block = InvertedResidual(channels, channels * row.t, out, 3, row.s if j == 0 else 1, "relu6", padding=pad)
                 layers[f"block{i}_{j + 1}"] = block
                 channels = out
         last = make_divisible(config.last_channels * max(1.0, config.width_mult), 8)
