@@ -135,10 +135,24 @@ def test_resnet50_caffe_preprocessing_and_conv_biases(tmp_path):
     assert ours.preprocessing.std == pytest.approx((1 / 255,) * 3)
 
 
+@pytest.mark.parametrize("name, application, size", [
+    ("inception_v3", "InceptionV3", 75),  # unnamed conv2d_N layers matched in creation order; pools that skip the padding
+    ("xception", "Xception", 71),  # SeparableConv2D: one Keras layer, two cnnzoo convs; TF-"same" max pools
+    ("mobilenet_v3_small", "MobileNetV3Small", 64),  # SE convs with biases; the head's 1x1 convs as Linear layers
+])
+def test_inception_xception_mobilenet_v3(tmp_path, name, application, size):
+    kwargs = dict(include_preprocessing=False) if application.startswith("MobileNetV3") else {}
+    theirs = randomize(getattr(keras.applications, application)(weights=None, input_shape=(size, size, 3), classifier_activation=None, **kwargs))
+    theirs.save_weights(tmp_path / "w.weights.h5")
+    ours = cnnzoo.create_model(name, weights=tmp_path / "w.weights.h5")
+    x = photos(size)
+    assert_same(ours_logits(ours, x), keras_logits(theirs, x, "tf"))
+
+
 def test_a_file_of_another_network_or_not_of_keras_is_refused(mobilenet_keras, tmp_path):
     mobilenet_keras.save_weights(tmp_path / "m.weights.h5")
-    with pytest.raises(CnnzooError, match="no Keras layer Conv1 .*features.conv1.conv"):
-        cnnzoo.create_model("mobilenet_v2", weights=tmp_path / "m.weights.h5")
+    with pytest.raises(CnnzooError, match="no Keras layer conv1_conv .*stem.0.conv"):
+        cnnzoo.create_model("resnet50", weights=tmp_path / "m.weights.h5")
     with pytest.raises(CnnzooError, match=r"conv1 .*shape \(8, 3, 3, 3\) where cnnzoo needs \(16, 3, 3, 3\)"):
         cnnzoo.create_model("mobilenet_v1", weights=tmp_path / "m.weights.h5", width_mult=0.5)
     with h5py.File(tmp_path / "other.h5", "w") as f:

@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--auto-resume", action="store_true",
                    help="continue the run in --out if it has a checkpoint, else start it (for torchrun --max-restarts, SLURM requeue)")
-    p.add_argument("--init", metavar="WEIGHTS", help="start from pretrained weights: torchvision, timm, or a file of theirs")
+    p.add_argument("--init", metavar="WEIGHTS", help="start from pretrained weights: torchvision, timm, keras, or a file of theirs")
     p.add_argument("--num-classes", type=int, help="with --init: the new classifier's classes (must match the data's)")
     p.add_argument("--dry-run", action="store_true", help="check the model, recipe, data and run folder, print the plan, train nothing")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="a model option, e.g. se=true")
@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", nargs="+", help="checkpoint.pt or model.safetensors of `cnnzoo train`, or .onnx of `cnnzoo export` (onnxruntime)")
     p.add_argument("--model", nargs="+", help="or: models to evaluate with published weights (see --pretrained)")
     p.add_argument("--pretrained", nargs="+", metavar="WEIGHTS",
-                   help="with --model: torchvision, timm, torchvision:IMAGENET1K_V1 or a file (default: the model's peer library)")
+                   help="with --model: torchvision, timm, keras, torchvision:IMAGENET1K_V1, keras:0.5_160 or a file (default: the model's peer library)")
     p.add_argument("--data", help="dataset (default: the one the first checkpoint was trained on: its validation split), or a "
                    "folder of <class>/ image folders (labelled images alone); with --model: an ImageNet folder holding val/, "
                    "or a folder of <wnid> class folders")
@@ -449,14 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+")
     p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt / model.safetensors, or an exported .onnx")
     p.add_argument("--model", help="or: a model with published weights (see --pretrained)")
-    p.add_argument("--pretrained", metavar="WEIGHTS", help="with --model: torchvision, timm, torchvision:IMAGENET1K_V1 or a file")
+    p.add_argument("--pretrained", metavar="WEIGHTS", help="with --model: torchvision, timm, keras, torchvision:IMAGENET1K_V1, keras:0.5_160 or a file")
     p.add_argument("--runtime", choices=("torch", "onnx"), help="onnx: run an exported file with onnxruntime (default for .onnx)")
     p.add_argument("--top", type=int, default=5)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("export", help="ONNX or TorchScript for deployment, BatchNorm folded, checked against PyTorch")
     p.add_argument("model")
     p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt or model.safetensors")
-    p.add_argument("--pretrained", metavar="WEIGHTS", help="or: published weights, torchvision, timm, torchvision:IMAGENET1K_V1 or a file")
+    p.add_argument("--pretrained", metavar="WEIGHTS", help="or: published weights, torchvision, timm, keras, torchvision:IMAGENET1K_V1 or a file")
     p.add_argument("--format", choices=tuple(FORMATS), default="onnx")
     p.add_argument("--dynamic-batch", action="store_true", help="any batch size at run time (default: the export batch only)")
     p.add_argument("--batch", type=int, default=1, help="the batch size to export at (default 1)")

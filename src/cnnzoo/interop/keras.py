@@ -14,6 +14,7 @@ epsilon and ours is added to the variance: the same numbers come out.
 """
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -97,8 +98,7 @@ def _array(dataset, where: str) -> np.ndarray:
 
 
 def _role(weight_name: str) -> str:
-    role = weight_name.rsplit("/", 1)[-1].split(":")[0]
-    return "kernel" if role == "depthwise_kernel" else role
+    return weight_name.rsplit("/", 1)[-1].split(":")[0]  # conv1_bn/gamma:0 -> gamma
 
 
 def _keras2_layers(group) -> dict[str, KerasLayer]:
@@ -119,7 +119,9 @@ def _keras3_layers(group) -> dict[str, KerasLayer]:
             continue
         name = _text(vars_.attrs.get("name", key))
         arrays = [_array(vars_[str(i)], f"{name}/vars/{i}") for i in range(len(vars_))]
-        if key.startswith("batch_normalization"):
+        if key.startswith("separable_conv2d"):
+            layers[name] = dict(zip(("depthwise_kernel", "pointwise_kernel", "bias"), arrays))
+        elif key.startswith("batch_normalization"):
             if len(arrays) not in _BN_ROLES:
                 raise CnnzooError(f"{name}: a BatchNormalization with {len(arrays)} weights is not one cnnzoo knows")
             layers[name] = dict(zip(_BN_ROLES[len(arrays)], arrays))
@@ -128,8 +130,14 @@ def _keras3_layers(group) -> dict[str, KerasLayer]:
     return layers
 
 
+def layer_key(name: str) -> str:
+    """A Keras layer name as both Keras generations spell it: lower case, '/' as '_', BatchNorm as bn
+    (Keras 2's MobileNetV3 "expanded_conv/depthwise/BatchNorm" is Keras 3's "expanded_conv_depthwise_bn")."""
+    return name.lower().replace("/", "_").replace("_batchnorm", "_bn")
+
+
 def read_keras_weights(path: str | Path) -> dict[str, KerasLayer]:
-    """Keras layer name -> its arrays by role, from any of the three layouts."""
+    """Keras layer name (as `layer_key` spells it) -> its arrays by role, from any of the three layouts."""
     try:
         import h5py
     except ImportError:
@@ -145,12 +153,15 @@ def read_keras_weights(path: str | Path) -> dict[str, KerasLayer]:
         else:
             source = path
         with h5py.File(source, "r") as f:
+            layers = None
             if "layer_names" in f.attrs:
-                return _keras2_layers(f)
-            if "model_weights" in f and "layer_names" in f["model_weights"].attrs:
-                return _keras2_layers(f["model_weights"])
-            if "layers" in f:
-                return _keras3_layers(f["layers"])
+                layers = _keras2_layers(f)
+            elif "model_weights" in f and "layer_names" in f["model_weights"].attrs:
+                layers = _keras2_layers(f["model_weights"])
+            elif "layers" in f:
+                layers = _keras3_layers(f["layers"])
+            if layers is not None:
+                return {layer_key(name): arrays for name, arrays in layers.items()}
     except CnnzooError:
         raise
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
@@ -168,6 +179,25 @@ def _need(layer: KerasLayer, role: str, name: str) -> Tensor:
     return torch.from_numpy(layer[role])
 
 
+def _resolve(names: list[str], layers: dict[str, KerasLayer]) -> list[str]:
+    """'@prefix' (an unnamed Keras layer) becomes the file's next layer `prefix`, `prefix_1`, ...
+    in the order Keras created them; a '#role' suffix is kept."""
+    queues: dict[str, list[str]] = {}
+    resolved = []
+    for name in names:
+        base, sep, role = name.partition("#")
+        if base.startswith("@"):
+            prefix = base[1:]
+            if prefix not in queues:
+                numbered = [(int(m[1] or 0), n) for n in layers if (m := re.fullmatch(re.escape(prefix) + r"(?:_(\d+))?", n))]
+                queues[prefix] = [n for _, n in sorted(numbered)]
+            if not queues[prefix]:
+                raise WeightMismatchError(f"the file has fewer unnamed {prefix} layers than the model's {names.count(name)}")
+            base = queues[prefix].pop(0)
+        resolved.append(base + sep + role)
+    return resolved
+
+
 def _check(t: Tensor, like: Tensor, what: str) -> Tensor:
     if t.shape != like.shape:
         raise WeightMismatchError(f"{what} has shape {tuple(t.shape)} where cnnzoo needs {tuple(like.shape)}: not this architecture")
@@ -177,14 +207,15 @@ def _check(t: Tensor, like: Tensor, what: str) -> Tensor:
 def keras_state_dict(model: nn.Module, layers: dict[str, KerasLayer], app: KerasApp) -> dict[str, Tensor]:
     """`model`'s state dict from Keras's layers (named as `app` names them)."""
     modules = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))]
-    names = app.keras_name([n for n, _ in modules])
+    names = _resolve([layer_key(n) for n in app.keras_name([n for n, _ in modules])], layers)
     state, used, pending_bias, first_conv, flattened = {}, set(), None, True, False
-    for (path, module), name in zip(modules, names):
+    for (path, module), token in zip(modules, names):
+        name, _, role = token.partition("#")
         if name not in layers:
             raise WeightMismatchError(f"the file has no Keras layer {name} (for cnnzoo's {path})")
         layer, used = layers[name], used | {name}
         if isinstance(module, nn.Conv2d):
-            k = _need(layer, "kernel", name)
+            k = _need(layer, role or ("depthwise_kernel" if "depthwise_kernel" in layer else "kernel"), name)
             if k.ndim != 4:
                 raise WeightMismatchError(f"Keras layer {name} has a {k.ndim}-d kernel where a convolution's is 4-d")
             w = k.permute(3, 2, 0, 1) if module.groups == 1 else k.permute(2, 3, 0, 1).reshape(-1, 1, *k.shape[:2])

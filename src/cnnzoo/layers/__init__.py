@@ -4,11 +4,14 @@ from .conv import ConvNormAct
 from .fold import fold_batchnorm
 from .helpers import make_divisible
 from .lrn import LocalResponseNorm
+from .padding import Conv2dSame, MaxPool2dSame
 from .separable import SeparableConv2d
 from .squeeze_excite import SqueezeExcite, make_se
 
 __all__ = [
+    "Conv2dSame",
     "ConvNormAct",
+    "MaxPool2dSame",
     "LocalResponseNorm",
     "SeparableConv2d",
     "SqueezeExcite",

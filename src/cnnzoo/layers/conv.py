@@ -1,26 +1,12 @@
 """Conv -> norm -> activation, the unit every family stacks."""
-import math
 from collections.abc import Callable
 
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from .activations import ActLayer, create_act
+from .padding import Conv2dSame
 
 NormLayer = Callable[[int], nn.Module]
-
-
-class Conv2dSame(nn.Conv2d):
-    """A strided convolution padded as TensorFlow's "same": the output is ceil(input / stride) and
-    an odd total padding puts the extra pixel at the bottom and right (PyTorch's padding is
-    symmetric). Keras-trained weights need it to give Keras's outputs; the weights are the same."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        pads = []
-        for size, k, s, d in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1], self.dilation[::-1]):
-            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-            pads += [total // 2, total - total // 2]
-        return self._conv_forward(F.pad(x, pads), self.weight, self.bias)
 
 
 class ConvNormAct(nn.Sequential):

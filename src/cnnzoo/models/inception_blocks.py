@@ -153,11 +153,15 @@ class InceptionNetConfig:
     batch_norm: bool = True
     bn_eps: float = 1e-3
     conv_bias: bool | None = None  # None: a bias exactly where there is no BatchNorm
-    pools: PoolStyle = PoolStyle()
+    pools: PoolStyle = PoolStyle()  # or its fields as a mapping, {"count_include_pad": False}, as JSON keeps it
     dropout: float = 0.0  # before the classifier
     aux_taps: tuple[str, ...] = ()  # layers that feed an auxiliary classifier
     aux_head: type | None = None  # its class: (in_channels, num_classes, conv) -> module with reset(n)
     naive: bool = False  # every Inception module without its 1x1 reductions (GoogLeNet Fig. 2a, "naive")
+
+    def __post_init__(self):
+        if isinstance(self.pools, dict):
+            object.__setattr__(self, "pools", PoolStyle(**self.pools))
 
 
 class InceptionResidual(nn.Module):

@@ -46,6 +46,7 @@ class MobileNetV3Config:
     head: int  # the "conv2d 1x1, NBN" after it (1280 Large, 1024 Small)
     width_mult: float = 1.0
     dropout: float = 0.2
+    tf_padding: bool = False  # TensorFlow's "same" padding at stride 2 (extra pixel bottom/right), as Keras's weights need
 
 
 # Table 1, MobileNetV3-Large, after "conv2d, 16, HS, s2" on 224x224x3.
@@ -101,12 +102,13 @@ class MobileNetV3(ImageClassifier):
         width = lambda c: make_divisible(c * config.width_mult, 8)  # noqa: E731
         norm = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01)  # the TF release's BatchNorm
         channels = width(16)
-        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, 2, norm_layer=norm, act_layer=HS))
+        pad = "tf" if config.tf_padding else None
+        layers = OrderedDict(conv1=ConvNormAct(in_chans, channels, 3, 2, pad, norm_layer=norm, act_layer=HS))
         for i, row in enumerate(config.rows, 1):
             expanded, out = width(row.exp), width(row.out)
             # Squeeze to a quarter of the expansion, rounded to 8 as the paper's code does; hard-sigmoid gate.
             se = SqueezeExcite(expanded, rd_channels=make_divisible(expanded // 4, 8), gate_layer="hard_sigmoid") if row.se else None
-            layers[f"bneck{i}"] = InvertedResidual(channels, expanded, out, row.kernel, row.stride, row.act, se, norm)
+            layers[f"bneck{i}"] = InvertedResidual(channels, expanded, out, row.kernel, row.stride, row.act, se, norm, pad)
             channels = out
         last = 6 * channels  # 960 = 6 x 160 (Large), 576 = 6 x 96 (Small)
         layers["conv_last"] = ConvNormAct(channels, last, 1, norm_layer=norm, act_layer=HS)

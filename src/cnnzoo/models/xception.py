@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ..accuracy import timm_published
 from ..errors import InvalidOptionError
-from ..layers import ConvNormAct, SeparableConv2d
+from ..layers import ConvNormAct, MaxPool2dSame, SeparableConv2d
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 
@@ -38,6 +38,7 @@ class XceptionConfig:
     exit_channels: tuple[int, int] = (1536, 2048)  # the two separable convs after the last module
     pointwise_first: bool = False  # Fig. 4's "extreme" Inception order: 1x1, then a 3x3 per output channel
     intermediate_act: str | None = None  # between the depthwise and pointwise parts, Fig. 10: None, "relu", "elu"
+    tf_padding: bool = False  # the max pools padded as TensorFlow's "same" (Keras's weights need it)
 
 
 # Fig. 5, top to bottom.
@@ -53,7 +54,7 @@ XCEPTION = XceptionConfig(
 
 
 class XceptionModule(nn.Module):
-    def __init__(self, in_channels: int, spec: XceptionBlock, separable=SeparableConv2d):
+    def __init__(self, in_channels: int, spec: XceptionBlock, separable=SeparableConv2d, tf_padding: bool = False):
         super().__init__()
         out = spec.out_channels
         self.shortcut = (
@@ -69,7 +70,7 @@ class XceptionModule(nn.Module):
             body += [separable(channels, width), nn.BatchNorm2d(width)]
             channels = width
         if spec.stride != 1:
-            body.append(nn.MaxPool2d(3, spec.stride, 1))
+            body.append(MaxPool2dSame(3, spec.stride) if tf_padding else nn.MaxPool2d(3, spec.stride, 1))
         self.body = nn.Sequential(*body)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -89,7 +90,7 @@ class Xception(ImageClassifier):
         separable = partial(SeparableConv2d, pointwise_first=config.pointwise_first, act=config.intermediate_act)
         channels = 64
         for i, spec in enumerate(config.blocks, 1):
-            layers[f"block{i}"] = XceptionModule(channels, spec, separable)
+            layers[f"block{i}"] = XceptionModule(channels, spec, separable, config.tf_padding)
             channels = spec.out_channels
         for i, width in enumerate(config.exit_channels, 3):
             layers[f"conv{i}"] = nn.Sequential(separable(channels, width), nn.BatchNorm2d(width), nn.ReLU(inplace=True))

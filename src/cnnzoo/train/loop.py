@@ -243,10 +243,9 @@ def build_model(config: RunConfig, recipe: Recipe, num_classes: int, world: Worl
     the architecture, a new classifier), on the path's device and layout; and its options."""
     torch.manual_seed(recipe.seed)
     options = config.model_options
-    if config.init:
-        peer = model_info(config.model).peer
-        options = {**(peer.ours if peer else {}), **options}
+    if config.init:  # built as the weights' source needs (a peer's variant, Keras's padding): those options are the run's
         model = create_model(config.model, num_classes=num_classes, weights=config.init, **options)
+        options = dict(model.model_options)
         if recipe.freeze_backbone:
             freeze_backbone(model)
     else:
