@@ -14,6 +14,7 @@ PAPER_ROUNDING = {
     "VGG 16": 0.012,  # Table 8 prints 15300M: 1.1% below the 15,470M of Table 1's configuration D
     "1.0 MobileNet-160": 0.003,  # Table 7 prints 290M for 290.7M (the paper's counts are up to 0.7M off, see Tables 4-7)
 }
+SENET_EXTRA = 0.0042  # SENet's Table 2 GFLOPs are 0.05-0.4% above the multiply-adds of its nets' convolutions and FC layers
 
 
 def _printed_digits(value: float) -> float:
@@ -26,12 +27,12 @@ def _printed_digits(value: float) -> float:
 @pytest.mark.parametrize("paper,table,row", ROWS, ids=[f"{p}:{t.title.split('.')[0]}:{r.label}" for p, t, r in ROWS])
 def test_every_row_costs_what_its_paper_prints(paper, table, row):
     [(_, macs, params)] = paper_costs(type(table)(table.paper, table.title, table.columns, (row,)))
-    tolerance = PAPER_ROUNDING.get(row.label, 0.001)
+    tolerance = SENET_EXTRA if table.title.startswith("Table 2. ImageNet") else PAPER_ROUNDING.get(row.label, 0.001)
     for column, ours in ((table.macs_column, macs), (table.params_column, params)):
         if column is None:
             continue
         printed = row.values[table.columns.index(column)]
-        ours_m = ours / 1e6
+        ours_m = ours / (table.macs_unit if column == table.macs_column else 1e6)
         assert abs(ours_m - printed) <= max(_printed_digits(printed), tolerance * printed), (column, ours_m, printed)
     if paper == "resnext":  # no printed cost: the complexity of the row's ResNet is preserved (~4.1 / ~7.8 GMACs)
         target = 4.1e9 if "-50 " in row.label else 7.8e9

@@ -164,14 +164,15 @@ def _paper_tables(paper: str) -> None:
         print(f"{table.title} ({table.paper})")
         named = all(row.values[0] == row.label for row in table.rows)  # the first column names the row already
         ours = any(row.model for row in table.rows)
-        rows = [(*(() if named else ("row",)), *table.columns, *(("model here", "ours: M mult-adds", "ours: M params") if ours else ()))]
+        unit, unit_name = table.macs_unit, {1e6: "M mult-adds", 1e9: "GMACs"}[table.macs_unit]
+        rows = [(*(() if named else ("row",)), *table.columns, *(("model here", f"ours: {unit_name}", "ours: M params") if ours else ()))]
         for row, macs, params in paper_costs(table):
             cells = (*(() if named else (row.label,)), *(f"{v:g}" if isinstance(v, float) else str(v) for v in row.values))
             if row.model is None:
                 rows.append((*cells, *(("-", "-", "-") if ours else ())))
                 continue
             where = row.model + "".join(f" {k}={v}" for k, v in row.options.items()) + (f" @{row.input_size}" if row.input_size else "")
-            rows.append((*cells, where, f"{macs / 1e6:,.1f}", f"{params / 1e6:.2f}"))
+            rows.append((*cells, where, f"{macs / unit:,.1f}" if unit == 1e6 else f"{macs / unit:.3f}", f"{params / 1e6:.2f}"))
         print(columns(rows, "l" * (len(rows[0]) - 2) + ("rr" if ours else "ll")))
         if table.note:
             print(f"note: {table.note}")

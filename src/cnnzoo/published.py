@@ -24,6 +24,7 @@ class PaperTable:
     macs_column: str | None = None  # the column printing multiply-adds ("Million Mult-Adds": millions)
     params_column: str | None = None  # the column printing parameters (millions)
     note: str = ""
+    macs_unit: float = 1e6  # what one printed unit of `macs_column` is (SENet prints GFLOPs: 1e9)
 
 
 MOBILENET = "Howard et al. 2017, MobileNets"
@@ -36,6 +37,24 @@ def _mn(title: str, rows: tuple[TableRow, ...], note: str = "") -> PaperTable:
 
 def _mobilenet(label: str, acc: float, macs: float, params: float, alpha: float = 1.0, size: int = 224) -> TableRow:
     return TableRow(label, (acc, macs, params), "mobilenet_v1", {"width_mult": alpha} if alpha != 1.0 else {}, size)
+
+
+def _senet_rows():
+    """SENet Table 2's residual rows: the original paper's error, the SENet authors' re-implementation
+    (the baseline of the comparison) and the same net with SE blocks (r = 16)."""
+    nets = (  # name, original (top-1, top-5), re-implementation (top-1, top-5, GFLOPs), SE (top-1, top-5, GFLOPs), ours
+        ("ResNet-50", (24.7, 7.8), (24.80, 7.48, 3.86), (23.29, 6.62, 3.87), "resnet50", "se_resnet50"),
+        ("ResNet-101", (23.6, 7.1), (23.17, 6.52, 7.58), (22.38, 6.07, 7.60), "resnet101", "se_resnet101"),
+        ("ResNet-152", (23.0, 6.7), (22.42, 6.34, 11.30), (21.57, 5.73, 11.32), "resnet152", "se_resnet152"),
+        ("ResNeXt-50", (22.2, "-"), (22.11, 5.90, 4.24), (21.10, 5.49, 4.25), "resnext50_32x4d", "se_resnext50_32x4d"),
+        ("ResNeXt-101", (21.2, 5.6), (21.18, 5.57, 7.99), (20.70, 5.01, 8.00), "resnext101_32x4d", "se_resnext101_32x4d"),
+    )
+    for name, original, reimpl, se, plain, with_se in nets:
+        # The SENet authors' ResNets stride the first 1x1 (Caffe's layout, as their released SE nets); their ResNeXts the 3x3.
+        options = {"stride_in_1x1": True} if name.startswith("ResNet") else {}
+        yield TableRow(f"{name} (original)", (f"{name} (original)", *original, "-"))
+        yield TableRow(f"{name} (re-impl.)", (f"{name} (re-impl.)", *reimpl), plain, options)
+        yield TableRow(f"SE-{name}", (f"SE-{name}", *se), with_se)
 
 
 TABLES: dict[str, tuple[PaperTable, ...]] = {
@@ -88,6 +107,12 @@ TABLES: dict[str, tuple[PaperTable, ...]] = {
             TableRow("ResNet-110", ("ResNet-110", 6.37, 5.21), "resnet110"),
             TableRow("ResNet-164", ("ResNet-164", 5.46, 4.39)),
         )),  # fmt: skip
+        PaperTable("Hu et al. 2017, SENet", "Table 2. ImageNet validation error % (single 224 crop), without and with SE",
+                   ("network", "top-1 err.", "top-5 err.", "GFLOPs"), tuple(_senet_rows()), macs_column="GFLOPs", macs_unit=1e9,
+                   note="transcribed from the paper (arXiv:1709.01507, Table 2); the lecture shows this comparison as training "
+                        "curves (Fig. 5 a-c). 'original': the error the ResNet/ResNeXt papers report; 're-impl.': the SENet "
+                        "authors' own training, the fair baseline. The paper's GFLOPs are 0.05-0.4% above the convolutions' "
+                        "and FC layers' multiply-adds counted here, in every row; it does not say what else it counts."),
     ),
     "ilsvrc": (
         PaperTable("ILSVRC 2016 results (the lecture's slide)", "ImageNet 2016: classification and localisation error",
