@@ -1,6 +1,7 @@
 """Building blocks shared by the families."""
 from .activations import create_act, get_act_layer
 from .conv import ConvNormAct
+from .drop_path import DropPath, set_drop_path
 from .fold import fold_batchnorm
 from .helpers import make_divisible
 from .lrn import LocalResponseNorm
@@ -11,6 +12,7 @@ from .squeeze_excite import SqueezeExcite, make_se
 __all__ = [
     "Conv2dSame",
     "ConvNormAct",
+    "DropPath",
     "MaxPool2dSame",
     "LocalResponseNorm",
     "SeparableConv2d",
@@ -20,4 +22,5 @@ __all__ = [
     "get_act_layer",
     "make_divisible",
     "make_se",
+    "set_drop_path",
 ]

@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ..errors import InputShapeError
+from ..errors import CnnzooError, InputShapeError
 from ..registry import register_model
+from .features import FeatureInfo, probe_feature_info, run_trunk, take_indices
 
 
 class AuxOutputs(NamedTuple):
@@ -45,9 +46,47 @@ class ImageClassifier(nn.Module):
     num_features: int
     in_chans: int = 3
     input_size: int = 224  # native resolution: inputs at least this large skip the size probe
+    grad_checkpointing: bool = False
+
+    def trunk(self) -> list[tuple[str, nn.Module]]:
+        """The modules forward_features runs one after another, with their names in the model."""
+        return [(f"features.{n}", m) for n, m in self.features.named_children()]
 
     def forward_features(self, x: Tensor) -> Tensor:
-        return self.features(x)
+        return run_trunk(self, x, checkpoint=self._checkpointing())[0]
+
+    # -- backbone use, as timm --------------------------------------------------------------------
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Activation checkpointing of every trunk module in training: its activations are dropped
+        after the forward pass and recomputed in the backward pass (less memory, more compute)."""
+        self.grad_checkpointing = enable
+
+    def _checkpointing(self) -> bool:
+        return self.grad_checkpointing and self.training and torch.is_grad_enabled()
+
+    @property
+    def feature_info(self) -> FeatureInfo:
+        """Each stage's output: num_chs, reduction, module (see cnnzoo.models.features)."""
+        if "_feature_info" not in self.__dict__:
+            self.__dict__["_feature_info"] = probe_feature_info(self, self.input_size)
+        return self.__dict__["_feature_info"]
+
+    def forward_intermediates(self, x: Tensor, indices: int | list[int] | None = None, norm: bool = False, stop_early: bool = False,
+                              output_fmt: str = "NCHW", intermediates_only: bool = False):  # fmt: skip
+        """timm's: the feature maps of the stages `indices` (None: all; n: the last n), and the final
+        features unless `intermediates_only` (which, like `stop_early`, stops after the last stage
+        asked for). `norm` is accepted for timm's signature; these nets have no final norm."""
+        if output_fmt != "NCHW":
+            raise CnnzooError(f"output_fmt={output_fmt!r}: convolutional feature maps come as NCHW")
+        if not _is_tracing():
+            self.check_input(x)
+        info = self.feature_info
+        take = take_indices(len(info), indices)
+        stop = max(info[i]["index"] for i in take) if (stop_early or intermediates_only) else None
+        x, seen = run_trunk(self, x, stop, self._checkpointing(), [info[i]["module"] for i in take])
+        features = [seen[info[i]["module"]] for i in take]
+        return features if intermediates_only else (x, features)
 
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         x = self.pre_logits(self.pool(x).flatten(1))

@@ -13,8 +13,9 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from ..layers import ConvNormAct, LocalResponseNorm, make_se
+from ..layers import ConvNormAct, LocalResponseNorm, make_se, set_drop_path
 from .base import AuxOutputs, ImageClassifier, init_weights
+from .features import checkpointed
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class InceptionNetConfig:
     aux_taps: tuple[str, ...] = ()  # layers that feed an auxiliary classifier
     aux_head: type | None = None  # its class: (in_channels, num_classes, conv) -> module with reset(n)
     naive: bool = False  # every Inception module without its 1x1 reductions (GoogLeNet Fig. 2a, "naive")
+    drop_path_rate: float = 0.0  # stochastic depth on residual Inception blocks: the last one's drop probability
 
     def __post_init__(self):
         if isinstance(self.pools, dict):
@@ -172,10 +174,11 @@ class InceptionResidual(nn.Module):
         self.branches = Inception(channels, spec.branches, conv, pools)
         self.up = nn.Conv2d(self.branches.out_channels, channels, 1)  # "1x1 Conv (... Linear)"
         self.scale = spec.scale
+        self.drop_path = nn.Identity()  # stochastic depth's slot (set_drop_path)
         self.act = nn.ReLU(inplace=True) if spec.activate else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(x + self.scale * self.up(self.branches(x)))
+        return self.act(x + self.drop_path(self.scale * self.up(self.branches(x))))
 
 
 class InceptionNet(ImageClassifier):
@@ -221,6 +224,7 @@ class InceptionNet(ImageClassifier):
         self.aux_taps = config.aux_taps if aux_logits else ()
         self.aux_heads = nn.ModuleList(config.aux_head(tap_channels[t], num_classes, conv) for t in self.aux_taps)
         init_weights(self)
+        set_drop_path(self, config.drop_path_rate)
 
     def reset_classifier(self, num_classes: int) -> None:
         super().reset_classifier(num_classes)
@@ -230,7 +234,7 @@ class InceptionNet(ImageClassifier):
     def _features(self, x: Tensor, with_aux: bool) -> tuple[Tensor, list[Tensor]]:
         aux = []
         for name, block in self.features.named_children():
-            x = block(x)
+            x = checkpointed(block, x) if self._checkpointing() else block(x)
             if with_aux and name in self.aux_taps:
                 aux.append(self.aux_heads[self.aux_taps.index(name)](x))
         return x, aux

@@ -34,6 +34,7 @@ class InceptionResNetConfig:
     scales: tuple[float, float, float]  # residual scaling of A, B, C blocks (Sec. 3.3)
     head: tuple[tuple[str, Layer], ...] = ()  # v2's final 1x1 conv
     pools: PoolStyle = PoolStyle()
+    drop_path_rate: float = 0.0  # stochastic depth (Huang et al. 2016) on the residual blocks: the last one's
 
     def net_config(self) -> InceptionNetConfig:
         if any(n < 1 for n in self.repeats) or len(self.repeats) != 3:
@@ -47,7 +48,8 @@ class InceptionResNetConfig:
         layers += [(f"block_c{i + 1}", Residual(self.block_c, self.scales[2])) for i in range(c - 1)]
         layers += [(f"block_c{c}", Residual(self.block_c, 1.0, activate=False))]  # the release's last block
         return InceptionNetConfig(
-            layers=tuple(layers + list(self.head)), input_size=299, bn_eps=1e-3, pools=self.pools, dropout=0.2
+            layers=tuple(layers + list(self.head)), input_size=299, bn_eps=1e-3, pools=self.pools, dropout=0.2,
+            drop_path_rate=self.drop_path_rate,
         )
 
 

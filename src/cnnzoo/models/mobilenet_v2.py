@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
-from ..layers import ConvNormAct, make_divisible
+from ..layers import ConvNormAct, make_divisible, set_drop_path
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 
@@ -37,6 +37,8 @@ class InvertedResidual(nn.Module):
         self.se = se
         self.project = conv(expanded, out_channels, 1, act_layer=None)  # linear bottleneck (Sec. 3.2)
         self.residual = stride == 1 and in_channels == out_channels
+        if self.residual:
+            self.drop_path = nn.Identity()  # stochastic depth's slot (set_drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
         out = x if self.expand is None else self.expand(x)
@@ -44,7 +46,7 @@ class InvertedResidual(nn.Module):
         if self.se is not None:
             out = self.se(out)
         out = self.project(out)
-        return x + out if self.residual else out
+        return x + self.drop_path(out) if self.residual else out
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class MobileNetV2Config:
     last_channels: int = 1280  # "conv2d 1x1, 1280", widened (never narrowed) by width_mult
     dropout: float = 0.2
     tf_padding: bool = False  # TensorFlow's "same" padding at stride 2 (extra pixel bottom/right), as Keras's weights need
+    drop_path_rate: float = 0.0  # stochastic depth on the inverted residuals: the last one's drop probability
 
 
 class MobileNetV2(ImageClassifier):
@@ -101,6 +104,7 @@ class MobileNetV2(ImageClassifier):
         self.features = nn.Sequential(layers)  # N x 1280 x 7 x 7 at 224
         self._build_head(last, num_classes, nn.Dropout(config.dropout))
         init_weights(self)
+        set_drop_path(self, config.drop_path_rate)
 
 
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
-from ..layers import ConvNormAct, SqueezeExcite, create_act, make_divisible
+from ..layers import ConvNormAct, SqueezeExcite, create_act, make_divisible, set_drop_path
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 from .mobilenet_v2 import InvertedResidual
@@ -47,6 +47,7 @@ class MobileNetV3Config:
     width_mult: float = 1.0
     dropout: float = 0.2
     tf_padding: bool = False  # TensorFlow's "same" padding at stride 2 (extra pixel bottom/right), as Keras's weights need
+    drop_path_rate: float = 0.0  # stochastic depth on the inverted residuals: the last one's drop probability
 
 
 # Table 1, MobileNetV3-Large, after "conv2d, 16, HS, s2" on 224x224x3.
@@ -117,6 +118,7 @@ class MobileNetV3(ImageClassifier):
         # "conv2d 1x1, NBN" on the pooled 1x1 map: a linear layer, then h-swish.
         self._build_head(head, num_classes, nn.Sequential(nn.Linear(last, head), create_act(HS), nn.Dropout(config.dropout)))
         init_weights(self)
+        set_drop_path(self, config.drop_path_rate)
 
 
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
-from ..layers import ConvNormAct, make_se
+from ..layers import ConvNormAct, make_se, set_drop_path
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 
@@ -48,6 +48,7 @@ class ResNetConfig:
     conv1_ratio: float = 1.0  # width of the first 1x1 relative to the 3x3 (SENet-154: 0.5)
     dropout: float = 0.0  # before the classifier (SENet-154: 0.2)
     zero_init_residual: bool = False  # start each residual branch's last BN at 0 (Goyal et al. 2017)
+    drop_path_rate: float = 0.0  # stochastic depth (Huang et al. 2016): the last block's drop probability
 
 
 class PadShortcut(nn.Module):
@@ -70,6 +71,8 @@ class _ResidualBlock(nn.Module):
         self.se = make_se(config.se, out_channels)
         self.shortcut = shortcut
         self.residual = config.residual
+        if self.residual:
+            self.drop_path = nn.Identity()  # stochastic depth's slot (set_drop_path)
         self.act_before_se = config.act_before_se and self.se is not None
         self.act = nn.ReLU(inplace=True)
 
@@ -85,6 +88,7 @@ class _ResidualBlock(nn.Module):
             out = self.se(self.act(out) if self.act_before_se else out)
         if self.residual:
             # In place: `out` is this block's own fresh tensor, and no backward formula needs it.
+            out = self.drop_path(out)
             out += x if self.shortcut is None else self.shortcut(x)
         return self.act(out)
 
@@ -172,6 +176,7 @@ class ResNet(ImageClassifier):
         self.num_stages = len(config.layers)
         self._build_head(channels, num_classes, nn.Dropout(config.dropout) if config.dropout > 0 else None)
         init_weights(self)
+        set_drop_path(self, config.drop_path_rate)
         if config.zero_init_residual:
             for m in self.modules():
                 if isinstance(m, _ResidualBlock):
@@ -201,11 +206,9 @@ class ResNet(ImageClassifier):
     def stages(self) -> list[nn.Sequential]:
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        x = self.stem(x)  # N x 64 x 56 x 56 at 224 (ImageNet stem)
-        for stage in self.stages():
-            x = stage(x)
-        return x  # N x 2048 x 7 x 7 for ResNet-50 at 224
+    def trunk(self) -> list[tuple[str, nn.Module]]:
+        # the stem's layers (N x 64 x 56 x 56 after the pool at 224), then the stages (N x 2048 x 7 x 7, ResNet-50)
+        return [(f"stem.{n}", m) for n, m in self.stem.named_children()] + [(f"layer{i + 1}", s) for i, s in enumerate(self.stages())]
 
 
 

@@ -80,6 +80,7 @@ class XceptionModule(nn.Module):
 class Xception(ImageClassifier):
     def __init__(self, config: XceptionConfig, num_classes: int = 1000, in_chans: int = 3, dropout: float = 0.5):
         super().__init__()
+        self.config = config
         self.num_classes, self.in_chans, self.input_size = num_classes, in_chans, 299
         layers = OrderedDict(
             conv1=ConvNormAct(in_chans, 32, 3, 2, padding=0),  # 299 -> 149
@@ -100,6 +101,15 @@ class Xception(ImageClassifier):
         init_weights(self)
 
 
+
+
+    def feature_taps(self) -> list[str]:
+        """timm's stages of Xception: the stem's ReLU, then the ReLU that opens each module after a
+        downsampling one (timm's `block2.rep.0`, ...: the previous module's output, rectified), then
+        the exit flow's last ReLU."""
+        strided = [name for name, block in self.features.named_children() if isinstance(block, XceptionModule) and block.shortcut is not None
+                   and block.shortcut.conv.stride != (1, 1)]  # fmt: skip
+        return ["features.conv2", *(f"features.{name}.body.0" for name in strided[1:]), f"features.conv{2 + len(self.config.exit_channels)}"]
 
 
 register_variant(

@@ -243,6 +243,11 @@ def build_model(config: RunConfig, recipe: Recipe, num_classes: int, world: Worl
     the architecture, a new classifier), on the path's device and layout; and its options."""
     torch.manual_seed(recipe.seed)
     options = config.model_options
+    if recipe.drop_path_rate:
+        if "drop_path_rate" not in model_info(config.model).options():
+            raise CnnzooError(f"drop_path_rate={recipe.drop_path_rate}: {config.model} has no residual blocks to drop (stochastic depth "
+                              "is for ResNet, ResNeXt, SE nets, Inception-ResNet and MobileNet v2/v3)")  # fmt: skip
+        options = {**options, "drop_path_rate": recipe.drop_path_rate}
     if config.init:  # built as the weights' source needs (a peer's variant, Keras's padding): those options are the run's
         model = create_model(config.model, num_classes=num_classes, weights=config.init, **options)
         options = dict(model.model_options)
@@ -250,6 +255,8 @@ def build_model(config: RunConfig, recipe: Recipe, num_classes: int, world: Worl
             freeze_backbone(model)
     else:
         model = create_model(config.model, num_classes=num_classes, **options)
+    if recipe.grad_checkpointing:
+        model.set_grad_checkpointing()
     if world.rank:  # dropout masks differ between ranks
         torch.manual_seed(derived_seed(recipe.seed, world.rank))
     return model.to(path.device, memory_format=path.memory_format), options

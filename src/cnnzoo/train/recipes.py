@@ -35,6 +35,7 @@ class Recipe:
     aux_weight: float = 0.3  # weight of auxiliary classifiers' losses (GoogLeNet 0.3, Inception-v3 0.4)
     clip_grad: float | None = None  # max global gradient norm
     ema_decay: float | None = None  # exponential moving average of the weights, evaluated instead of them
+    drop_path_rate: float = 0.0  # stochastic depth (residual nets): the last block's drop probability, rising linearly to it
     # fine-tuning from pretrained weights (--init): the classifier is new, the rest pretrained
     freeze_backbone: bool = False  # train the classifier alone (the backbone in eval mode: BatchNorm statistics kept)
     backbone_lr: float = 1.0  # the pretrained layers' learning rate, as a multiple of lr
@@ -50,6 +51,7 @@ class Recipe:
     precision: str = "auto"  # auto (the fastest safe path here) | fp32 | bf16 | fp16
     channels_last: bool | None = None  # None: as the path decides
     compile: bool = False
+    grad_checkpointing: bool = False  # recompute each stage's activations in the backward pass: less memory, ~1/3 more time
     checkpoint_every: int = 500  # steps between checkpoints (and one at every epoch end)
     sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     # a NaN or infinite loss: stop (the last good checkpoint stays), or roll back to the last
@@ -82,6 +84,7 @@ class Recipe:
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.epochs > 0 and (self.iterations is None or self.iterations > 0), "epochs and iterations must be > 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (0 <= self.drop_path_rate < 1, "drop_path_rate must be in [0, 1)"),
             (self.eval_crops in (1, 10), "eval_crops must be 1 or 10"),
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16"),
             (self.normalize in ("channel", "pixel", "imagenet"), "normalize must be channel, pixel or imagenet"),

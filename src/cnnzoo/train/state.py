@@ -19,7 +19,7 @@ from .weights import load_fitting
 # what a run's checkpoint must agree on with the run resuming from it; of the recipe, every field but
 # these: the ones that change nothing in the result, and the length, which a resumed run may extend
 SAME_RUN = ("model", "model_options", "init")
-FREE_ON_RESUME = ("workers", "checkpoint_every")
+FREE_ON_RESUME = ("workers", "checkpoint_every", "grad_checkpointing")  # how, not what, is computed
 MAY_GROW = ("epochs", "iterations")
 
 
