@@ -121,6 +121,13 @@ def test_export_and_predict_from_the_command_line(capsys, tmp_path):
     assert main(["eval", "--checkpoint", str(run / "model.onnx")]) == 0  # the whole validation split through onnxruntime
     out = capsys.readouterr().out
     assert "run by onnxruntime" in out and metrics in out  # top-1, top-5 and loss as PyTorch's, to the printed digit
+    assert main(["export", "resnet20", "--checkpoint", str(run / "model.safetensors"), "--format", "exported-program", "--dynamic-batch"]) == 0
+    assert (run / "model.pt2").is_file() and "checked at batch 1 and 3" in capsys.readouterr().out
+    assert main(["predict", *files, "--checkpoint", str(run / "model.pt2"), "--top", "3"]) == 0
+    assert capsys.readouterr().out == by_torch
+    assert main(["eval", "--checkpoint", str(run / "model.pt2")]) == 0  # torch.export's program over the validation split
+    out = capsys.readouterr().out
+    assert "run by torch.export" in out and metrics in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -260,7 +260,7 @@ def _print_evaluation(result, args: argparse.Namespace) -> None:
     if args.model:
         print(f"{data.description}; {crops}; {result.path.describe()}")
     else:
-        print(f"{data.description}; {crops}" + ("; run by onnxruntime" if result.runtime == "onnxruntime" else ""))
+        print(f"{data.description}; {crops}" + (f"; run by {result.runtime}" if result.runtime != "PyTorch" else ""))
     prep = args.model and result.members[0].source and result.members[0].source.preprocessing
     if prep:
         print(f"preprocessing: {prep.describe()}")
@@ -320,8 +320,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     model, meta = load_model(args.checkpoint, args.model, args.pretrained)
     report = export_model(model, meta, out, args.format, args.dynamic_batch, args.batch)
     print(report.line())
-    if args.format == "onnx":
-        print(f"run it: cnnzoo predict IMAGE --checkpoint {out} --runtime onnx")
+    if args.format in ("onnx", "exported-program"):
+        print(f"run it: cnnzoo predict IMAGE --checkpoint {out}")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
@@ -424,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="train on this many images only (a stratified subset)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="top-1/top-5 error of a checkpoint, or of an ensemble of several")
-    p.add_argument("--checkpoint", nargs="+", help="checkpoint.pt or model.safetensors of `cnnzoo train`, or .onnx of `cnnzoo export` (onnxruntime)")
+    p.add_argument("--checkpoint", nargs="+", help="checkpoint.pt or model.safetensors of `cnnzoo train`, or .onnx (onnxruntime) / .pt2 (torch.export) of `cnnzoo export`")
     p.add_argument("--model", nargs="+", help="or: models to evaluate with published weights (see --pretrained)")
     p.add_argument("--pretrained", nargs="+", metavar="WEIGHTS",
                    help="with --model: torchvision, timm, keras, torchvision:IMAGENET1K_V1, keras:0.5_160 or a file (default: the model's peer library)")
@@ -448,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("predict", help="the top classes of images, with probabilities")
     p.add_argument("images", nargs="+")
-    p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt / model.safetensors, or an exported .onnx")
+    p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt / model.safetensors, or an exported .onnx / .pt2")
     p.add_argument("--model", help="or: a model with published weights (see --pretrained)")
     p.add_argument("--pretrained", metavar="WEIGHTS", help="with --model: torchvision, timm, keras, torchvision:IMAGENET1K_V1, keras:0.5_160 or a file")
     p.add_argument("--runtime", choices=("torch", "onnx"), help="onnx: run an exported file with onnxruntime (default for .onnx)")
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=tuple(FORMATS), default="onnx")
     p.add_argument("--dynamic-batch", action="store_true", help="any batch size at run time (default: the export batch only)")
     p.add_argument("--batch", type=int, default=1, help="the batch size to export at (default 1)")
-    p.add_argument("--out", help="the file to write (default: beside the checkpoint, or MODEL.onnx / MODEL.pt here)")
+    p.add_argument("--out", help="the file to write (default: beside the checkpoint, or MODEL.onnx / .pt2 / .pt here)")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("reproduce", help="one of the lecture's experiments: its runs trained, beside the papers' numbers")
     p.add_argument("experiment", nargs="?", help=f"one of {', '.join(EXPERIMENTS)} (none: the list)")

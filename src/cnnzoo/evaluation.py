@@ -1,5 +1,5 @@
 """What to evaluate, and on which images: checkpoints of cnnzoo runs (one, or an ensemble), files
-exported by `cnnzoo export` (run by onnxruntime), and weights people already have (torchvision's,
+exported by `cnnzoo export` (.onnx run by onnxruntime, .pt2 by torch.export), and weights people already have (torchvision's,
 timm's) on ImageNet's validation images. `evaluate.py` does the counting; this module chooses the
 models, the data, the preprocessing and the execution path.
 
@@ -31,7 +31,7 @@ from .distributed import SINGLE, World, join
 from .errors import CnnzooError
 from .evaluate import DENSE_SCALES, Metrics, evaluate, evaluate_dense
 from .execution import ExecPath, prepare, resolve_path
-from .export import OnnxModel
+from .export import ExportedModel, is_exported
 from .factory import create_model
 from .interop.pretrained import WeightSource, imagenet_categories
 from .registry import model_info
@@ -89,7 +89,7 @@ class Evaluation:
     members: list[Scored]
     ensemble: Metrics | None
     path: ExecPath
-    runtime: str = "PyTorch"  # or "onnxruntime"
+    runtime: str = "PyTorch"  # or "onnxruntime", "torch.export": what ran exported files
     metas: list[dict] = field(default_factory=list)
     world: World = SINGLE  # under torchrun: this process's place (the metrics are every process's sum)
 
@@ -125,12 +125,12 @@ def _path(precision: str, device: str | None = None) -> tuple[World, ExecPath]:
 
 
 def load_checkpoints(files: list[str | Path]) -> tuple[list[nn.Module], list[dict]]:
-    """Models and their metadata from cnnzoo checkpoints (.pt, .safetensors) or exported .onnx files,
-    which must all be one or the other and share their classes (to be ensembled)."""
-    exported = [Path(f).suffix == ".onnx" for f in files]
+    """Models and their metadata from cnnzoo checkpoints (.pt, .safetensors) or exported files (.onnx,
+    .pt2), which must all be one or the other and share their classes (to be ensembled)."""
+    exported = [is_exported(f) for f in files]
     if any(exported) and not all(exported):
-        raise CnnzooError("give either exported .onnx files or cnnzoo checkpoints, not both: they run on different runtimes")
-    loaded = [_onnx_with_meta(f) if onnx else load_trained(f) for f, onnx in zip(files, exported)]
+        raise CnnzooError("give either exported files (.onnx, .pt2) or cnnzoo checkpoints, not both: they run on different paths")
+    loaded = [_exported_with_meta(f) if done else load_trained(f) for f, done in zip(files, exported)]
     models, metas = [m for m, _ in loaded], [meta for _, meta in loaded]
     classes = [m.get("classes", m.get("class_names")) for m in metas]
     if any(c != classes[0] for c in classes):
@@ -138,8 +138,8 @@ def load_checkpoints(files: list[str | Path]) -> tuple[list[nn.Module], list[dic
     return models, metas
 
 
-def _onnx_with_meta(file: str | Path) -> tuple[nn.Module, dict]:
-    model = OnnxModel(file)
+def _exported_with_meta(file: str | Path) -> tuple[nn.Module, dict]:
+    model = ExportedModel(file)
     if not model.meta:
         raise CnnzooError(f"{file} has no cnnzoo metadata: export it with `cnnzoo export`")
     return model, validated_meta(model.meta, str(file), EXPORT_FIELDS)
@@ -204,9 +204,9 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = EvalOpt
         if not all(math.isfinite(w) and w >= 0 for w in options.weights) or not sum(options.weights) > 0:
             raise CnnzooError(f"--weights must be finite and >= 0, at least one > 0: got {' '.join(map(str, options.weights))}")
     models, metas = load_checkpoints(files)
-    onnx = isinstance(models[0], OnnxModel)
+    exported = isinstance(models[0], ExportedModel)
     data = checkpoint_data(metas[0], options)
-    if onnx:  # onnxruntime: fp32 on the CPU, in its own layouts
+    if exported:  # an exported file: fp32 (or its own int8) on the CPU, as it was written
         world, path = join("cpu")[0], ExecPath("cpu")
         runnable = models
     else:
@@ -215,7 +215,8 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = EvalOpt
     weights = list(options.weights) if options.weights else None
     members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, weights, world)
     scored = [Scored(meta["model"], str(f), m) for f, meta, m in zip(files, metas, members)]
-    return Evaluation(data, scored, ensemble, path, "onnxruntime" if onnx else "PyTorch", metas, world)
+    runtimes = sorted({m.runtime for m in models}) if exported else ["PyTorch"]
+    return Evaluation(data, scored, ensemble, path, " and ".join(runtimes), metas, world)
 
 
 def load_published(names: list[str], weights: list[str] | tuple[str, ...] = ()) -> list[nn.Module]:

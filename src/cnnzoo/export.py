@@ -1,8 +1,10 @@
-"""Export for deployment: ONNX (run by onnxruntime) or TorchScript, with BatchNorm folded into the
-convolutions, checked by running the exported file against the PyTorch model before it is kept.
+"""Export for deployment: ONNX (run by onnxruntime), a torch.export ExportedProgram (.pt2) or
+TorchScript, with BatchNorm folded into the convolutions, checked by running the exported file
+against the PyTorch model before it is kept.
 
     report = export_model(model, meta, "resnet50.onnx", "onnx", dynamic_batch=True)
     run, meta = load_onnx("resnet50.onnx")   # run(images) -> logits, with onnxruntime (any batch size)
+    run, meta = load_exported("resnet50.pt2")  # torch.export.load: a graph of ATen operators, no Python code
 
 The file carries cnnzoo's metadata (model, classes, input size, preprocessing), so `cnnzoo predict`
 can feed it images without the checkpoint. An export that fails its check is not written.
@@ -24,7 +26,7 @@ from .errors import CnnzooError
 from .execution import ExecPath, prepare
 from .fileio import atomic_path
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+FORMATS = {"onnx": ".onnx", "exported-program": ".pt2", "torchscript": ".pt"}
 OPSET = 18
 # what an exported file computes: fp32 on the CPU, BatchNorm folded, the default memory layout (the
 # runtime picks its own)
@@ -79,6 +81,65 @@ def _export_onnx(model: nn.Module, x: torch.Tensor, file: Path, dynamic_batch: b
     onnx.save(proto, str(file))
 
 
+def exported_program(model: nn.Module, x: torch.Tensor, dynamic_batch: bool = True, name: str = "the model") -> torch.export.ExportedProgram:
+    """torch.export.export of `model` (in eval mode) on example input `x`; with `dynamic_batch`, any
+    batch size. A model it cannot capture is named with torch.export's own first line (the operation)."""
+    dynamic = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    if dynamic_batch and len(x) < 2:  # torch.export specialises a dimension traced at size 1
+        x = torch.cat([x, x])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.export.export(model, (x,), dynamic_shapes=dynamic)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:240]
+        raise ExportError(f"torch.export cannot capture {name}: {first}") from None
+
+
+def _export_program(model: nn.Module, x: torch.Tensor, file: Path, dynamic_batch: bool, meta: dict) -> None:
+    program = exported_program(model, x, dynamic_batch, meta.get("model", "the model"))
+    buffer = io.BytesIO()  # torch.export names archives by their .pt2 suffix; the temporary file has another
+    torch.export.save(program, buffer, extra_files={"cnnzoo.json": json.dumps(meta)})
+    file.write_bytes(buffer.getvalue())
+
+
+@contextlib.contextmanager
+def weights_only_loads():
+    """Every torch.load inside reads tensors only: torch.export.load would otherwise retry a pickle it
+    cannot read safely with weights_only=False, which runs whatever code the file holds."""
+    original = torch.load
+
+    def safe_load(*args, **kwargs):
+        kwargs["weights_only"] = True
+        return original(*args, **kwargs)
+
+    torch.load = safe_load
+    try:
+        yield
+    finally:
+        torch.load = original
+
+
+def load_exported(file: str | Path) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
+    """A .pt2 file of `cnnzoo export --format exported-program` as `run(images) -> logits`, and its
+    metadata. The file is a serialized graph of ATen operators and its tensors: loading runs no code."""
+    file = Path(file)
+    if not file.is_file():
+        raise ExportError(f"no ExportedProgram file at {file}")
+    extra = {"cnnzoo.json": ""}
+    try:
+        with warnings.catch_warnings(), weights_only_loads():
+            warnings.simplefilter("ignore")
+            module = torch.export.load(io.BytesIO(file.read_bytes()), extra_files=extra).module()
+    except Exception as e:
+        raise ExportError(f"torch.export cannot load {file}: {(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
+    try:
+        meta = json.loads(extra["cnnzoo.json"] or "{}")
+    except ValueError:
+        raise ExportError(f"{file}: its cnnzoo metadata is not valid JSON (a damaged file?): export it again") from None
+    return (lambda images: module(images.float().contiguous())), meta
+
+
 def _export_torchscript(model: nn.Module, x: torch.Tensor, file: Path, meta: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -124,12 +185,21 @@ def load_onnx(file: str | Path, threads: int | None = None) -> tuple[Callable[[t
     return run, meta
 
 
-class OnnxModel(nn.Module):
-    """An exported file behind nn.Module's call, for `evaluate` and timing loops (fp32, on the CPU)."""
+EXPORTED = {".onnx": ("onnxruntime", load_onnx), ".pt2": ("torch.export", load_exported)}  # files eval/predict/bench run
 
-    def __init__(self, file: str | Path, threads: int | None = None):
+
+def is_exported(file: str | Path | None) -> bool:
+    return file is not None and Path(file).suffix in EXPORTED
+
+
+class ExportedModel(nn.Module):
+    """An exported file (.onnx: onnxruntime; .pt2: torch.export) behind nn.Module's call, for `evaluate`
+    and timing loops (fp32, on the CPU)."""
+
+    def __init__(self, file: str | Path):
         super().__init__()
-        self.run, self.meta = load_onnx(file, threads)
+        self.runtime, load = EXPORTED[Path(file).suffix]
+        self.run, self.meta = load(file)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.run(images)
@@ -165,6 +235,9 @@ def export_model(model: nn.Module, meta: dict, file: str | Path, format: str = "
         if format == "onnx":
             _export_onnx(folded, x, tmp, dynamic_batch, meta)
             run = load_onnx(tmp)[0]
+        elif format == "exported-program":
+            _export_program(folded, x, tmp, dynamic_batch, meta)
+            run = load_exported(tmp)[0]
         else:
             _export_torchscript(folded, x, tmp, meta)
             run = _load_torchscript(tmp)

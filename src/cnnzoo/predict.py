@@ -13,7 +13,7 @@ from torch import nn
 
 from .data.decoding import decode
 from .errors import CnnzooError
-from .export import load_onnx
+from .export import load_exported, load_onnx
 from .factory import create_model
 from .interop.pretrained import pretrained_meta
 from .registry import model_info
@@ -42,19 +42,19 @@ def load_model(checkpoint: str | Path | None = None, model: str | None = None, p
 
 def load_predictor(checkpoint: str | Path | None = None, model: str | None = None, pretrained: str | None = None,
                    runtime: str | None = None) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:  # fmt: skip
-    """`run(images) -> logits` and the metadata to feed it: PyTorch, or onnxruntime for an exported
-    .onnx file (`runtime="onnx"`, the default for one)."""
-    onnx_file = checkpoint is not None and Path(checkpoint).suffix == ".onnx"
-    runtime = runtime or ("onnx" if onnx_file else "torch")
-    if runtime == "onnx":
-        if not onnx_file:
-            raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
-        run, meta = load_onnx(checkpoint)
+    """`run(images) -> logits` and the metadata to feed it: PyTorch (a checkpoint, published weights, or
+    a .pt2 ExportedProgram), or onnxruntime for an exported .onnx file (`runtime="onnx"`, its default)."""
+    suffix = Path(checkpoint).suffix if checkpoint is not None else ""
+    runtime = runtime or ("onnx" if suffix == ".onnx" else "torch")
+    if runtime == "onnx" and suffix != ".onnx":
+        raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
+    if runtime == "torch" and suffix == ".onnx":
+        raise CnnzooError(f"{checkpoint} is an ONNX file: it runs with --runtime onnx")
+    if suffix in (".onnx", ".pt2"):
+        run, meta = load_onnx(checkpoint) if suffix == ".onnx" else load_exported(checkpoint)
         if not meta:
             raise CnnzooError(f"{checkpoint} has no cnnzoo metadata: export it with `cnnzoo export`")
         return run, validated_meta(meta, str(checkpoint), EXPORT_FIELDS)
-    if onnx_file:
-        raise CnnzooError(f"{checkpoint} is an ONNX file: it runs with --runtime onnx")
     return load_model(checkpoint, model, pretrained)
 
 
