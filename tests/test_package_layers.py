@@ -14,7 +14,7 @@ FLOORS = {
     "models": 3,
     "analysis": 4, "data": 4, "interop": 4,
     "factory": 5,
-    "evaluate": 6, "train": 6, "export": 6, "predict": 6, "evaluation": 6,
+    "evaluate": 6, "train": 6, "export": 6, "predict": 6, "evaluation": 6, "quantize": 6,
     "experiments": 7,
     "cli": 8, "__main__": 8, "__init__": 8,
 }  # fmt: skip

@@ -16,16 +16,17 @@ from .data.transforms import meta_transform
 from .distributed import leave
 from .errors import CnnzooError
 from .evaluate import DENSE_SCALES, plot_confusion
-from .evaluation import EvalOptions, evaluate_checkpoints, evaluate_published
+from .evaluation import EvalOptions, calibration_images, evaluate_checkpoints, evaluate_published
 from .execution import PRECISIONS, default_path, resolve_path
 from .experiments import EXPERIMENTS, estimate, get_experiment, reproduce
 from .experiments.runner import SCHEDULES
 from .experiments.schedule import machine
-from .export import FORMATS, export_model
+from .export import FORMATS, ExportedModel, export_model, is_exported
 from .interop.keras_layouts import KERAS_APPS
 from .interop.pretrained import weight_source, weight_sources
 from .predict import load_model, load_predictor, predict_image
 from .published import TABLES
+from .quantize import quantize_model
 from .registry import list_models, model_info
 from .train import RECIPES, RunConfig, get_recipe, train
 
@@ -184,13 +185,19 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.batch < 1 or args.repeats < 1 or (args.input is not None and args.input < 1):
         raise CnnzooError("--batch, --repeats and --input must be positive")
     path = resolve_path(args.precision, args.channels_last, args.fold_bn, args.compile or None, args.device, args.train)
-    timings = benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup, args.repeats)
+    files = {f"{f} ({ExportedModel(f).runtime})": ExportedModel(f) for f in args.file or []}
+    for f in args.file or []:
+        if not is_exported(f):
+            raise CnnzooError(f"--file {f}: give an exported .onnx or .pt2 (of `cnnzoo export` or `cnnzoo quantize`)")
+    timings = benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup, args.repeats, files)
     note = "" if (args.precision or args.channels_last is not None) else " (the default path on this machine)"
     print(f"{path.describe()}{note}")
     for t in timings:
         print(t.line())
-    if len(timings) == 2:
+    if len(timings) == 2 and args.vs:
         print(f"ratio cnnzoo / {args.vs}: {timings[0].median / timings[1].median:.2f}x images/s")
+    for t in timings[1 + bool(args.vs):]:
+        print(f"ratio {t.label.split(' (')[0]} / cnnzoo: {timings[0].median / t.median:.2f}x images/s")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -324,6 +331,18 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"run it: cnnzoo predict IMAGE --checkpoint {out}")
 
 
+def cmd_quantize(args: argparse.Namespace) -> None:
+    model_info(args.model)  # an unknown name fails before any loading
+    if args.out:
+        out = Path(args.out)
+    else:
+        out = Path(args.checkpoint).with_suffix(".int8.onnx") if args.checkpoint else Path(f"{args.model}.int8.onnx")
+    model, meta = load_model(args.checkpoint, args.model, args.pretrained)
+    report = quantize_model(model, meta, calibration_images(meta, args.calibrate, args.images), out, args.images)
+    print(report.line())
+    print(f"evaluate it: cnnzoo eval --checkpoint {out}; time it: cnnzoo bench {args.model} --file {out}")
+
+
 def cmd_reproduce(args: argparse.Namespace) -> None:
     if args.list or not args.experiment:
         _list_experiments(args.experiment)
@@ -403,9 +422,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", action="store_true", help="time a training step (forward, backward, SGD) instead")
     p.add_argument("--vs", choices=("torchvision", "timm"), help="also time the peer's model, interleaved")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--file", nargs="+", help="also time exported files (.onnx, .pt2; an int8 .onnx of `cnnzoo quantize`), interleaved")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=10)
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("quantize", help="int8 for the CPU: post-training static quantization (ONNX Runtime QDQ), calibrated on DATA")
+    p.add_argument("model")
+    p.add_argument("--checkpoint", help="a cnnzoo run's checkpoint.pt or model.safetensors")
+    p.add_argument("--pretrained", metavar="WEIGHTS", help="or: published weights, torchvision, timm, keras, or a file")
+    p.add_argument("--calibrate", required=True, metavar="DATA", help="images to calibrate on: the run's data (its training "
+                   "split is used, unaugmented) or a folder of labelled images / ImageNet")
+    p.add_argument("--images", type=int, default=512, help="calibration images (default 512)")
+    p.add_argument("--out", help="the file to write (default: beside the checkpoint, NAME.int8.onnx)")
+    p.set_defaults(func=cmd_quantize)
     p = sub.add_parser("train", help="train a model on a dataset with a paper's recipe (or a short modern one)")
     p.add_argument("model")
     p.add_argument("--data", required=True, help="a dataset folder, a cifar-10-batches-py folder, 'digits' or 'synthetic'")

@@ -14,7 +14,7 @@ Images are fed as the model wants them: a checkpoint by its own run's preprocess
 normalisation), published weights by their authors' (resize, crop, mean/std, interpolation).
 """
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -143,6 +143,22 @@ def _exported_with_meta(file: str | Path) -> tuple[nn.Module, dict]:
     if not model.meta:
         raise CnnzooError(f"{file} has no cnnzoo metadata: export it with `cnnzoo export`")
     return model, validated_meta(model.meta, str(file), EXPORT_FIELDS)
+
+
+def calibration_images(meta: dict, spec: str | Path, images: int):
+    """Normalised image batches to calibrate an int8 model on, fed as `meta` says: a run's own data
+    (one with a training split) gives a stratified `images` of its training images, unaugmented, so
+    that its validation split stays unseen; any other folder (ImageNet, labelled images) gives its
+    images as evaluation would."""
+    if not meta.get("preprocessing") and is_training_data(spec):
+        recipe = Recipe.from_dict(meta["recipe"])
+        options = replace(recipe.data_options(meta["input_size"], limit=images), augment="none")
+        train = load_data(str(spec), options).train
+        if isinstance(meta.get("normalization"), dict) and isinstance(train, MemoryLoader):  # the run's statistics, not the subset's
+            train.mean, train.std = (torch.tensor(meta["normalization"][k]).float() for k in ("mean", "std"))
+        return (batch.images for batch in train.batches())
+    bundle = checkpoint_data(meta, EvalOptions(data=str(spec), limit=images))
+    return (batch.images for batch in bundle.val.batches())
 
 
 def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBundle:

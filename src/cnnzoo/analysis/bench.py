@@ -29,10 +29,17 @@ def benchmark(
     vs: str | None = None,
     warmup: int = 2,
     repeats: int = 10,
+    files: dict[str, nn.Module] | None = None,
 ) -> list[Timing]:
+    """The model on `path` (and its peer's with `vs`, and exported `files`: label -> a module running
+    one on the CPU in fp32 or its own int8), interleaved run by run."""
     info = model_info(name)
     size = input_size or info.input_size
     runs = {f"{name} (cnnzoo)": (prepare(info.build(), path, train), path)}
+    if files and train:
+        raise CnnzooError("--file times inference: exported files do not train")
+    for label, module in (files or {}).items():
+        runs[label] = (module, ExecPath("cpu"))
     if vs:
         if info.peer is None or info.peer.library != vs:
             have = f"its peer is {info.peer}" if info.peer else "it has no peer"
