@@ -1,5 +1,6 @@
 """Activation checkpointing: the memory one training step takes, with and without it, measured, beside
-the analyzer's estimate (saved activations + weights, gradients and SGD momentum), and timm's own
+the analyzer's estimate (saved activations, gradients and SGD momentum: what the step adds to the
+weights), and timm's own
 checkpointing of the same ResNet-50 as the peer.
 
     python benchmarks/grad_checkpointing.py [--batch 16] [--models resnet50 vgg16 mobilenet_v2 inception_v3]
@@ -82,7 +83,8 @@ def main() -> None:
             print(f"{library}.{name}: failed ({e.stderr.strip().splitlines()[-1] if e.stderr.strip() else e})")
             continue
         if library == "cnnzoo":
-            estimate = f"{analyze(name, plain['size'], batch_size=args.batch).training_bytes(optimizer_states=1) / gib:.2f} GiB"
+            a = analyze(name, plain["size"], batch_size=args.batch)  # the step adds all but the weights, held before it
+            estimate = f"{(a.training_bytes(optimizer_states=1) - a.param_bytes) / gib:.2f} GiB"
         else:
             estimate = "-"
         saved = 1 - ckpt["step_bytes"] / plain["step_bytes"]
