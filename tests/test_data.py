@@ -20,7 +20,14 @@ from cnnzoo.data import (
 )
 from cnnzoo.data.cifar import load_cifar_batches
 from cnnzoo.data.loaders import MemoryLoader
-from cnnzoo.data.transforms import AUGMENTATIONS, augment_batch, stream_eval_transform, stream_train_transform, tensor_crops
+from cnnzoo.data.transforms import (
+    AUGMENTATIONS,
+    augment_batch,
+    meta_transform,
+    stream_eval_transform,
+    stream_train_transform,
+    tensor_crops,
+)
 
 WNIDS = ["n01440764", "n01443537", "n01484850"]
 WORDS = ["tench, Tinca tinca", "goldfish, Carassius auratus", "great white shark"]
@@ -209,13 +216,42 @@ def test_every_stream_recipe_gives_a_normalised_crop(name):
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32
 
 
-def test_ten_crops():
+def test_ten_and_two_crops():
     img = Image.new("RGB", (300, 260))
     assert stream_eval_transform(224, crops=10)(img).shape == (10, 3, 224, 224)
+    two = stream_eval_transform(224, crops=2)(Image.fromarray(np.random.default_rng(0).integers(0, 255, (260, 300, 3), np.uint8)))
+    assert two.shape == (2, 3, 224, 224) and torch.equal(two[1], two[0].flip(-1))
     batch = torch.randn(2, 3, 40, 40)
     crops = tensor_crops(batch, 32, 10)
     assert crops.shape == (2, 10, 3, 32, 32)
     assert torch.equal(crops[:, 5], crops[:, 0].flip(-1))  # the mirrored centre crop
+    assert torch.equal(tensor_crops(batch, 32, 2), crops[:, [0, 5]])
+
+
+def test_whole_small_images_are_cropped_as_the_cifar_augmentation_pads():
+    """A 32-pixel image for a 32-pixel model is not resized: its centre crop is itself, its corner
+    crops are shifted by the augmentation's 4 pixels into zero padding (not a 37-pixel resize)."""
+    x = torch.rand(1, 3, 32, 32) + 1  # no zeros of its own
+    crops = tensor_crops(x, 32, 10)
+    assert torch.equal(crops[:, 0], x)
+    top_left = crops[0, 1]
+    assert (top_left[:, :4] == 0).all() and (top_left[:, :, :4] == 0).all()
+    assert torch.equal(top_left[:, 4:, 4:], x[0, :, :28, :28])
+    assert torch.equal(crops[0, 4][:, :28, :28], x[0, :, 4:, 4:])  # bottom right
+
+
+def test_small_image_crops_pad_black_before_normalising():
+    """The streamed and in-memory paths agree, and padding is black (0) before normalisation, as the
+    training augmentation pads uint8 images."""
+    images = torch.randint(1, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    mean, std = torch.full((3, 8, 8), 0.5), torch.full((3, 8, 8), 0.25)
+    loader = MemoryLoader(images, torch.arange(2), 2, augment="none", mean=mean, std=std, crops=10)
+    batch = next(iter(loader.batches())).images
+    assert batch.shape == (2, 10, 3, 8, 8)
+    assert torch.allclose(batch[0, 1, :, 0, 0], torch.tensor(-2.0))  # (0 - 0.5) / 0.25: black, normalised
+    meta = {"input_size": 8, "normalization": {"mean": mean.tolist(), "std": std.tolist()}}
+    streamed = meta_transform(meta, 10)(Image.fromarray(images[0].permute(1, 2, 0).numpy()))
+    assert torch.allclose(streamed, batch[0], atol=1e-6)
 
 
 def test_batch_augmentation_pads_crops_and_flips():

@@ -466,8 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "a labelled folder), for a quick check")
     p.add_argument("--precision", choices=(*PRECISIONS, "auto"), default="fp32",
                    help="fp32 (default: machine-independent, faithful to published numbers), or auto: the fastest safe path here")
-    p.add_argument("--crops", type=int, choices=(1, 10, 144), default=1,
-                   help="views per image, softmax averaged: 1 centre crop, 10 (AlexNet: corners, centre, mirrors), 144 (GoogLeNet Sec. 7)")
+    p.add_argument("--crops", type=int, choices=(1, 2, 10, 144), default=1,
+                   help="views per image, softmax averaged: 1 centre crop, 2 (it and its mirror: flip test-time augmentation), "
+                   "10 (AlexNet: corners, centre, mirrors), 144 (GoogLeNet Sec. 7)")
     p.add_argument("--weights", type=float, nargs="+", help="ensemble weights, one per checkpoint")
     p.add_argument("--dense", action="store_true", help="with --model: VGG's dense evaluation (whole images, FC layers as "
                    "convolutions, score maps averaged, mirrors too; one image at a time, fp32)")

@@ -49,7 +49,7 @@ DEFAULT_PRECISION = "fp32"
 @dataclass(frozen=True)
 class EvalOptions:
     data: str | Path | None = None  # checkpoints: None is the run's own data (its validation split)
-    crops: int = 1  # 1 (centre), 10 (AlexNet's: centre and corners, mirrored) or 144 (GoogLeNet's, Sec. 7)
+    crops: int = 1  # 1 (centre), 2 (centre and mirror), 10 (AlexNet's: centre and corners, mirrored) or 144 (GoogLeNet's, Sec. 7)
     batch_size: int | None = None  # None: the run's recipe's evaluation batch; 50 for published weights
     workers: int | None = None  # decoding processes; None: the run's recipe's, 2 for published weights
     limit: int | None = None  # a stratified subset of this many images (labelled folders and ImageNet val)
@@ -106,7 +106,7 @@ class Evaluation:
 
 def _check(options: EvalOptions) -> None:
     if options.crops not in EVAL_CROPS:
-        raise CnnzooError(f"crops must be 1, 10 (AlexNet's) or 144 (GoogLeNet's), got {options.crops}")
+        raise CnnzooError(f"crops must be 1, 2 (flip), 10 (AlexNet's) or 144 (GoogLeNet's), got {options.crops}")
     for name in ("batch_size", "workers", "limit"):
         value = getattr(options, name)
         if value is not None and value < (0 if name == "workers" else 1):
@@ -179,7 +179,7 @@ def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBun
                               2 if workers is None else workers, options.strict, options.limit)  # fmt: skip
     if options.crops == 144 and meta["input_size"] <= SMALL_INPUT:
         raise CnnzooError(f"144 crops is GoogLeNet's protocol for ImageNet-sized inputs (scales 256-352): {meta['model']} takes "
-                          f"{meta['input_size']}x{meta['input_size']} images; use --crops 1 or 10")  # fmt: skip
+                          f"{meta['input_size']}x{meta['input_size']} images; use --crops 1, 2 or 10")  # fmt: skip
     recipe = Recipe.from_dict(meta["recipe"])
     spec = options.data or meta["data"]
     if is_training_data(spec):

@@ -101,8 +101,11 @@ class MemoryLoader:
         mean, std = self.mean, self.std
         if mean.dim() == 1:
             mean, std = mean.view(-1, 1, 1), std.view(-1, 1, 1)
-        x = (x.float() / 255 - mean) / std
+        x = x.float() / 255
         size = self.size or x.shape[-1]
+        if self.crops > 1 and x.shape[-2:] == (size, size):  # whole small images: black padding, as in training
+            return (tensor_crops(x, size, self.crops) - mean) / std
+        x = (x - mean) / std  # before any resize: a per-pixel mean has the images' own size
         if self.crops > 1:
             return tensor_crops(x, size, self.crops)
         if x.shape[-1] != size or x.shape[-2] != size:  # small images for a bigger net: scale them up whole

@@ -51,7 +51,8 @@ class Preprocessing:
                 f"{self.channel_order} in 0..1, mean {self.mean}, std {self.std}")  # fmt: skip
 
     def transform(self, crops: int = 1):
-        """PIL image -> C x H x W (1 crop), 10 x C x H x W (the centre, the corners and their mirrors) or
+        """PIL image -> C x H x W (1 crop), 2 x C x H x W (the centre crop and its mirror), 10 x C x H x W
+        (the centre, the corners and their mirrors) or
         144 x C x H x W (GoogLeNet's protocol: `googlenet_views`)."""
         resize = T.Resize(self.resize, interpolation=T.InterpolationMode[self.interpolation.upper()], antialias=True)
         finish = T.Compose([T.ToTensor(), T.Normalize(self.mean, self.std)])
@@ -59,6 +60,9 @@ class Preprocessing:
             return lambda img: torch.stack([finish(v) for v in googlenet_views(img, self.input_size, self.interpolation)])
         if crops == 1:
             return T.Compose([resize, T.CenterCrop(self.input_size), finish])
+        if crops == 2:
+            centre = T.Compose([resize, T.CenterCrop(self.input_size)])
+            return lambda img: torch.stack([finish(v) for v in (centre(img), T.functional.hflip(centre(img)))])
         return T.Compose([resize, T.TenCrop(self.input_size), T.Lambda(lambda views: torch.stack([finish(v) for v in views]))])
 
     def to_dict(self) -> dict:
@@ -70,7 +74,7 @@ class Preprocessing:
                    d.get("channel_order", "RGB"))  # fmt: skip
 
 
-EVAL_CROPS = (1, 10, 144)
+EVAL_CROPS = (1, 2, 10, 144)
 GOOGLENET_SCALES = (256, 288, 320, 352)  # GoogLeNet Sec. 7: the shorter side, for a 224 crop
 
 

@@ -10,8 +10,9 @@ Streaming (PIL images, per sample):
 In memory (uint8 batches, whole batches at once):
   cifar      4-pixel zero pad, random 32x32 crop, flip (ResNet Sec. 4.2)
   flip       flips only;  none: nothing
-Evaluation: resize to size / 0.875 and centre-crop (1 crop), or the centre and four corners and
-their mirrors (10 crops, AlexNet Sec. 4.1).
+Evaluation: resize to size / 0.875 and centre-crop (1 crop), with its mirror (2 crops: flip
+test-time augmentation), or the centre and four corners and their mirrors (10 crops, AlexNet Sec. 4.1);
+whole small images are not resized: their corners are those of the cifar augmentation's padding.
 """
 import random
 
@@ -63,6 +64,7 @@ STREAM_RECIPES = {
     "mobilenet": lambda s: T.Compose([T.RandomResizedCrop(s, (0.25, 1.0)), T.RandomHorizontalFlip(), *_finish(s, False)]),
 }
 BATCH_RECIPES = ("cifar", "flip", "none")
+PAD = 4  # the cifar augmentation's zero padding, in pixels (ResNet Sec. 4.2)
 AUGMENTATIONS = tuple(STREAM_RECIPES) + BATCH_RECIPES
 
 
@@ -93,10 +95,9 @@ def augment_batch(x: torch.Tensor, name: str, generator: torch.Generator) -> tor
         raise CnnzooError(f"augmentation {name!r} works on streamed images; in-memory data takes {', '.join(BATCH_RECIPES)}")
     n, _, h, w = x.shape
     if name == "cifar":
-        pad = 4
-        dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-        dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-        x = _crop(F.pad(x, (pad, pad, pad, pad)), dy, dx, h, w)
+        dy = torch.randint(0, 2 * PAD + 1, (n,), generator=generator)
+        dx = torch.randint(0, 2 * PAD + 1, (n,), generator=generator)
+        x = _crop(F.pad(x, (PAD, PAD, PAD, PAD)), dy, dx, h, w)
     flip = torch.rand(n, generator=generator) < 0.5
     return torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
 
@@ -112,24 +113,33 @@ def _crop(padded: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, h: int, w: i
 
 
 def tensor_crops(x: torch.Tensor, size: int, crops: int, crop_ratio: float = 0.875) -> torch.Tensor:
-    """Evaluation crops of a float batch: N x C x size x size (1 crop), or N x 10 x C x size x size.
+    """Evaluation crops of a float batch: N x C x size x size (1 crop), or N x crops x C x size x size.
 
-    Images already at `size` are taken whole for one crop; otherwise the shorter side is resized to
-    size / crop_ratio first, as for streamed images.
+    2 crops are the centre crop and its mirror (flip test-time augmentation); 10 the centre, the four
+    corners and their mirrors (AlexNet Sec. 4.1). Images already at `size` (CIFAR-sized models, trained
+    on whole images) are their own centre crop, and their corners are taken from the image zero-padded by
+    PAD pixels, the geometry of the `cifar` augmentation they were trained with (call this before
+    normalising, so the padding is black as in training). Other images have their shorter side resized to
+    size / crop_ratio first, as streamed images.
     """
     h, w = x.shape[-2:]
-    if crops == 1 and (h, w) == (size, size):
-        return x
-    scale = round(size / crop_ratio) / min(h, w)
-    x = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear", align_corners=False, antialias=scale < 1)
-    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        if crops == 1:
+            return x
+        if crops == 10:
+            x, h, w = F.pad(x, (PAD, PAD, PAD, PAD)), h + 2 * PAD, w + 2 * PAD
+    else:
+        scale = round(size / crop_ratio) / min(h, w)
+        x = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear", align_corners=False, antialias=scale < 1)
+        h, w = x.shape[-2:]
     top, left = (h - size) // 2, (w - size) // 2
     centre = x[..., top : top + size, left : left + size]
     if crops == 1:
         return centre
-    corners = [x[..., :size, :size], x[..., :size, w - size :], x[..., h - size :, :size], x[..., h - size :, w - size :]]
-    five = [centre, *corners]
-    return torch.stack(five + [c.flip(-1) for c in five], 1)
+    views = [centre]
+    if crops == 10:
+        views += [x[..., :size, :size], x[..., :size, w - size :], x[..., h - size :, :size], x[..., h - size :, w - size :]]
+    return torch.stack(views + [v.flip(-1) for v in views], 1)
 
 
 # -- a trained model's own evaluation input ------------------------------------------------------
@@ -150,20 +160,20 @@ def meta_transform(meta: dict, crops: int = 1):
     """PIL image -> normalised C x H x W (or crops x C x H x W) as a model's metadata says. Published
     weights carry their `preprocessing`; a cnnzoo run its input size and normalisation, and is fed as its
     validation images were: small-image models (64 px or less) see the whole image resized to their
-    input (10 crops: those of `tensor_crops`, as the in-memory loader takes them), larger ones the centre
-    crop of the shorter side resized to size / 0.875 (or the ten crops of it)."""
+    input (2 or 10 crops: those of `tensor_crops`, as the in-memory loader takes them), larger ones the
+    centre crop of the shorter side resized to size / 0.875 (or the crops of it)."""
     if meta.get("preprocessing"):
         return Preprocessing.from_dict(meta["preprocessing"]).transform(crops)
     size = meta["input_size"]
     if crops == 144 and size <= SMALL_INPUT:
         raise CnnzooError(f"144 crops is GoogLeNet's protocol for ImageNet-sized inputs (scales 256-352): this model takes "
-                          f"{size}x{size} images; use --crops 1 or 10")  # fmt: skip
+                          f"{size}x{size} images; use --crops 1, 2 or 10")  # fmt: skip
     mean, std = meta_normalization(meta)
     mean, std = (mean.view(-1, 1, 1), std.view(-1, 1, 1)) if mean.dim() == 1 else (mean, std)
     if size > SMALL_INPUT:
         return Preprocessing(size, round(size / 0.875), tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())).transform(crops)
-    def normalise(x: torch.Tensor) -> torch.Tensor:
-        x = (x - mean) / std
-        return x if crops == 1 else tensor_crops(x.unsqueeze(0), size, crops)[0]
 
-    return T.Compose([T.Resize([size, size]), T.ToTensor(), T.Lambda(normalise)])
+    def crop_and_normalise(x: torch.Tensor) -> torch.Tensor:  # crops before normalising: black padding, as in training
+        return (tensor_crops(x.unsqueeze(0), size, crops)[0] - mean) / std
+
+    return T.Compose([T.Resize([size, size]), T.ToTensor(), T.Lambda(crop_and_normalise)])

@@ -269,7 +269,7 @@ def announce(run: Run) -> None:
         run.log(f"{run.config.model} on {run.data.description}")
         run.log(f"recipe {recipe.name}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items() if k != "name"))
         where = f" in each of {run.world.size} processes" if run.world.distributed else ""
-        run.log(f"{run.path.describe()}{where}; {run.total_steps:,} steps of {recipe.batch_size} ({run.epochs} epochs), "
+        run.log(f"{run.path.describe()}{where}; {run.total_steps:,} steps of {recipe.batch_size} ({run.epochs} epoch{'s' if run.epochs != 1 else ''}), "
                 f"input {run.size}x{run.size}")  # fmt: skip
     if run.config.dry_run:
         run.log(f"--dry-run: nothing trained or written{'; would resume ' + str(run.checkpoint_file) if run.resume else ''}")

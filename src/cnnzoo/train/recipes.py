@@ -85,7 +85,7 @@ class Recipe:
             (self.epochs > 0 and (self.iterations is None or self.iterations > 0), "epochs and iterations must be > 0"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (0 <= self.drop_path_rate < 1, "drop_path_rate must be in [0, 1)"),
-            (self.eval_crops in (1, 10), "eval_crops must be 1 or 10"),
+            (self.eval_crops in (1, 2, 10), "eval_crops must be 1, 2 or 10"),
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16"),
             (self.normalize in ("channel", "pixel", "imagenet"), "normalize must be channel, pixel or imagenet"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1)"),
