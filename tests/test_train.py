@@ -135,10 +135,15 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     for stop in (5, 8, 13):
         with pytest.raises(StopRequested):
             _run(tmp_path / "parts", recipe, max_steps=stop, resume=stop != 5)
-    _run(tmp_path / "parts", recipe, resume=True)
+    before = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")["position"]["seconds"]  # three processes' time
+    final = _run(tmp_path / "parts", recipe, resume=True).final
     whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
-    assert (tmp_path / "parts" / "log.csv").read_text() .count("\n") == 3  # a header and two epochs
+    rows = (tmp_path / "parts" / "log.csv").read_text().splitlines()
+    assert len(rows) == 3  # a header and two epochs
+    seconds = [float(row.split(",")[-1]) for row in rows[1:]]
+    assert 0 < seconds[0] < before < seconds[1] <= final["seconds"]  # the run's time adds up over the resumes
+    assert abs(final["seconds_this_process"] - (final["seconds"] - before)) < 1  # the rates use this process's own
 
 
 @pytest.mark.heavy(16)

@@ -124,6 +124,7 @@ def train(config: RunConfig) -> RunResult:
         return RunResult([], {"model": config.model, "steps": run.total_steps, "epochs": run.epochs, "input_size": run.size}, run.out)
     begin(run, state)
     clock = Clock(lr=run.recipe.lr)
+    state.start_timer()
     while state.epoch < run.epochs and state.step < run.total_steps:
         try:
             train_epoch(run, state, clock)
@@ -366,7 +367,7 @@ def validate(run: Run, state: TrainState, clock: Clock) -> dict:
         "epoch": state.epoch + 1, "step": state.step, "lr": clock.lr,
         "train_loss": round(state.train_loss(), 5), "train_top1_error": round(state.train_error(), 3),
         "val_loss": round(val.loss, 5), "val_top1_error": round(val.top1_error, 3), "val_top5_error": round(val.top5_error, 3),
-        "seconds": round(clock.elapsed, 1),
+        "seconds": round(state.elapsed(), 1),
     }  # fmt: skip
     run.log(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, validation {val.line()}" + (" - lr divided" if dropped else ""))
     return row
@@ -400,7 +401,7 @@ def finish(run: Run, state: TrainState, clock: Clock) -> RunResult:
         "model": run.config.model, "recipe": run.recipe.name, "steps": state.step, "epochs": len(history),
         "val_top1_error": last["val_top1_error"], "val_top5_error": last["val_top5_error"],
         "best_val_top1_error": best["val_top1_error"], "best_epoch": best["epoch"],
-        "seconds": round(elapsed, 1), "train_images_per_second": round(clock.images / elapsed, 1) if clock.images else None,
+        "seconds": round(state.elapsed(), 1), "seconds_this_process": round(elapsed, 1), "train_images_per_second": round(clock.images / elapsed, 1) if clock.images else None,
         "data_wait_percent": round(100 * clock.data_wait / elapsed, 2) if clock.images else None, "processes": run.world.size,
         "rollbacks": state.rollbacks, "skipped_images": data.stats.total, "skipped": data.stats.summary(), "path": run.path.describe(),
     }  # fmt: skip

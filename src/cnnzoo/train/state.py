@@ -3,6 +3,7 @@
 A checkpoint is this state at a position (step; epoch and the next batch in it) plus the run's
 metadata, written atomically; restoring it and carrying on gives the weights an uninterrupted run
 would have, bit for bit (the batches are pure functions of seed, epoch and batch index)."""
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,16 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # one row per finished epoch
     sums: dict = field(default_factory=_zero_sums)  # this epoch's training loss/accuracy so far (a resumed epoch logs whole)
     rollbacks: int = 0  # NaN rollbacks in this process (not saved: a restarted job may roll back afresh)
+    seconds: float = 0.0  # wall time of the run's kept work before this process's stretch (saved: a resumed run adds on)
+    since: float | None = None  # perf_counter() when this process's stretch began (`start_timer`)
+
+    def start_timer(self) -> None:
+        self.since = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Wall seconds of the run's work so far, over every process that trained it (work lost to a kill
+        or a rollback after the last checkpoint is not counted)."""
+        return self.seconds + (time.perf_counter() - self.since if self.since is not None else 0.0)
 
     def start_epoch(self) -> None:
         if self.batch == 0:
@@ -100,7 +111,7 @@ class TrainState:
             "scaler": self.scaler.state_dict(), "plateau": self.plateau.state(),
             "ema": self.ema.state_dict() if self.ema else None, "rng": rngs[0], "rng_ranks": rngs,
             "position": {"step": self.step, "epoch": self.epoch, "batch": self.batch, "lr_scale": self.lr_scale,
-                         "sums": dict(self.sums)},
+                         "sums": dict(self.sums), "seconds": self.elapsed()},
             "history": self.history,
         }  # fmt: skip
 
@@ -134,5 +145,7 @@ class TrainState:
         self.step, self.epoch, self.batch = position["step"], position["epoch"], position["batch"]
         self.lr_scale = position.get("lr_scale", 1.0)
         self.sums = dict(position.get("sums") or _zero_sums())
+        self.seconds = float(position.get("seconds", 0.0))  # older checkpoints kept no time: counted from 0
+        self.since = time.perf_counter() if self.since is not None else None
         self.history = ckpt["history"]
         return ckpt["meta"]
