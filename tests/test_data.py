@@ -149,6 +149,21 @@ def test_stratified_split_is_seeded_and_balanced():
     assert not set(train.tolist()) & set(val.tolist())
 
 
+def test_training_seed_does_not_move_the_validation_split():
+    """Ensemble members (seeds 0..4) must validate on the same held-out images, none of which any trained on."""
+    from cnnzoo.train.recipes import Recipe, get_recipe
+
+    def val_images(recipe):
+        return load_data("digits", recipe.data_options(None)).val.images
+
+    base = get_recipe("short").override(val_size=200)
+    assert torch.equal(val_images(base), val_images(base.override(seed=3)))
+    assert not torch.equal(val_images(base), val_images(base.override(split_seed=3)))
+    # a recipe saved before split_seed existed validated on its seed's split, and still does
+    saved = {k: v for k, v in base.override(seed=3).as_dict().items() if k != "split_seed"}
+    assert Recipe.from_dict(saved).split_seed == 3
+
+
 # -- real-world image files -------------------------------------------------------------------------
 
 

@@ -40,7 +40,8 @@ class DataOptions:
     eval_batch_size: int = 256
     augment: str = "cifar"
     input_size: int | None = None  # the model's; None: the data's own size
-    seed: int = 0
+    seed: int = 0  # shuffling and augmentation
+    split_seed: int = 0  # the validation split (and the images `limit` keeps): the same whatever `seed`
     val_size: int | float | None = None  # held out of train when there is no val split
     normalize: str = "channel"  # "channel": per-channel mean/std of train; "pixel": per-pixel mean; "imagenet"
     strict: bool = False  # an undecodable image is an error instead of skipped-and-counted
@@ -211,14 +212,14 @@ def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions
         val_size = opts.val_size or (5000 if len(labels) == 50_000 else 0.1)
         if val_size >= len(labels) or val_size <= 0:
             raise DataError(f"val_size {val_size} leaves no images to train on ({where} has {len(labels):,}); use a fraction such as 0.1")
-        train_idx, val_idx = stratified_split(labels, val_size, opts.seed)
+        train_idx, val_idx = stratified_split(labels, val_size, opts.split_seed)
         val = images[val_idx], labels[val_idx]
         images, labels = images[train_idx], labels[train_idx]
-        how = f"seeded stratified split of train (seed {opts.seed})"
+        how = f"seeded stratified split of train (seed {opts.split_seed})"
     else:
         how = "the val split"
     if opts.limit and opts.limit < len(labels):
-        images, labels = _subset(images, labels, opts.limit, opts.seed)
+        images, labels = _subset(images, labels, opts.limit, opts.split_seed)
     pixels = images.float() / 255
     if opts.normalize == "imagenet":
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
@@ -237,7 +238,7 @@ def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions
 
 def _stream_bundle(train: ImageList, val: ImageList | None, stats, opts: DataOptions, where: str) -> DataBundle:
     if val is None:
-        train_idx, val_idx = stratified_split(torch.tensor(train.labels), opts.val_size or 0.1, opts.seed)
+        train_idx, val_idx = stratified_split(torch.tensor(train.labels), opts.val_size or 0.1, opts.split_seed)
         pick = lambda idx: ImageList([train.paths[i] for i in idx], [train.labels[i] for i in idx], train.classes, train.class_names)  # noqa: E731
         train, val = pick(train_idx.tolist()), pick(val_idx.tolist())
     size = opts.input_size or 224

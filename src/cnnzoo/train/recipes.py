@@ -45,7 +45,8 @@ class Recipe:
     input_size: int | None = None  # None: the model's native size (in-memory data keeps its own when smaller nets allow)
     eval_crops: int = 1
     val_size: float | None = None  # held out of train when the data has no val split
-    seed: int = 0
+    seed: int = 0  # initialisation, shuffling, augmentation
+    split_seed: int = 0  # the validation split (held out of train): seeds of one experiment validate on the same images
     workers: int = 2
     # execution
     precision: str = "auto"  # auto (the fastest safe path here) | fp32 | bf16 | fp16
@@ -98,6 +99,7 @@ class Recipe:
             (0 <= self.momentum < 1, f"momentum must be in [0, 1) (papers use 0.9), not {self.momentum}"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed must be an integer in [0, 2**63)"),
+            (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**63, "split_seed must be an integer in [0, 2**63)"),
             (self.warmup >= 0 and 0 < self.warmup_factor <= 1, "warmup must be >= 0 and warmup_factor in (0, 1]"),
             (self.gamma > 0 and self.step_size > 0 and self.patience >= 0, "gamma and step_size must be > 0, patience >= 0"),
             (self.clip_grad is None or self.clip_grad > 0, "clip_grad must be > 0 (or none)"),
@@ -122,6 +124,8 @@ class Recipe:
         """A recipe saved with a run (recipe.json, a checkpoint's metadata): lists back to tuples, fields
         this version does not know ignored, fields it added at their defaults."""
         known = {f.name for f in fields(cls)}
+        if "split_seed" not in d:  # saved before the split had its own seed: it followed `seed`
+            d = {**d, "split_seed": d.get("seed", 0)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
 
     def data_options(self, input_size: int | None, crops: int | None = None, strict: bool = False,
@@ -132,7 +136,7 @@ class Recipe:
         return DataOptions(
             batch_size=self.batch_size, eval_batch_size=2 if crops == 144 else max(self.batch_size, 100), augment=self.augment,
             input_size=input_size,
-            seed=self.seed, val_size=self.val_size, normalize=self.normalize, strict=strict, workers=self.workers,
+            seed=self.seed, split_seed=self.split_seed, val_size=self.val_size, normalize=self.normalize, strict=strict, workers=self.workers,
             crops=crops, limit=limit,
         )  # fmt: skip
 
