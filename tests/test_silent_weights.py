@@ -113,6 +113,21 @@ def test_ensemble_weights_and_options_are_validated(tmp_path, capsys):
         assert "--top must be at least 1" in capsys.readouterr().err
 
 
+def test_members_that_held_out_different_images_are_not_scored_together(tmp_path, capsys):
+    """A run's own validation split scores an ensemble only if every member held out the same images."""
+    model, meta = load_trained(COMMITTED)
+    files = []
+    for split_seed in (0, 1):
+        files.append(tmp_path / f"split{split_seed}.safetensors")
+        save_weights(files[-1], model, dict(meta, recipe=dict(meta["recipe"], split_seed=split_seed)))
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)  # a dataset with a training split: each run's split of it would be used
+    with pytest.raises(CnnzooError, match=r"split1.safetensors held out a different validation split \(split_seed 1"):
+        evaluate_checkpoints(files, EvalOptions(data=data))
+    assert main(["eval", "--checkpoint", *map(str, files), "--data", str(data)]) == 2
+    assert "images it trained on" in capsys.readouterr().err
+
+
 def test_predict_names_a_bad_image_and_goes_on(tmp_path, capsys):
     good, bad = tmp_path / "good.png", tmp_path / "bad.png"
     Image.new("RGB", (32, 32), (120, 100, 80)).save(good)

@@ -193,6 +193,33 @@ def checkpoint_data(meta: dict, options: EvalOptions = EvalOptions()) -> DataBun
                           options.strict, options.limit, by_order=False)  # fmt: skip
 
 
+def shared_data(files: list[str | Path], metas: list[dict], options: EvalOptions = EvalOptions()) -> DataBundle:
+    """The images several checkpoints are scored on together (`checkpoint_data` of the first). On a
+    dataset's own validation split, every run must have held out the same images (split seed and
+    size): otherwise some would be scored on images they trained on, and their ensemble with them."""
+    if not metas[0].get("preprocessing") and is_training_data(options.data or metas[0]["data"]):
+        splits = [_split(meta) for meta in metas]
+        for file, split in zip(files[1:], splits[1:]):
+            if split != splits[0]:
+                raise CnnzooError(
+                    f"{file} held out a different validation split ({_describe(split)}) from {files[0]} ({_describe(splits[0])}): "
+                    "scored together, one would be measured on images it trained on. Evaluate them one at a time, "
+                    "or together on images none of them trained on (--data FOLDER of labelled images)"
+                )  # fmt: skip
+    return checkpoint_data(metas[0], options)
+
+
+def _split(meta: dict) -> tuple:
+    if not meta.get("recipe"):
+        return None, None
+    recipe = Recipe.from_dict(meta["recipe"])
+    return recipe.split_seed, recipe.val_size
+
+
+def _describe(split: tuple) -> str:
+    return f"split_seed {split[0]}, val_size {split[1] if split[1] is not None else 'default'}"
+
+
 def as_trained(data: DataBundle, meta: dict, spec: str) -> DataBundle:
     """A dataset's validation split as a checkpoint sees it: labelled by the checkpoint's classes (by
     name; a class it does not know is an error), normalised with its training data's statistics."""
@@ -221,7 +248,7 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = EvalOpt
             raise CnnzooError(f"--weights must be finite and >= 0, at least one > 0: got {' '.join(map(str, options.weights))}")
     models, metas = load_checkpoints(files)
     exported = isinstance(models[0], ExportedModel)
-    data = checkpoint_data(metas[0], options)
+    data = shared_data(files, metas, options)
     if exported:  # an exported file: fp32 (or its own int8) on the CPU, as it was written
         world, path = join("cpu")[0], ExecPath("cpu")
         runnable = models

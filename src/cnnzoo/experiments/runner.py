@@ -21,7 +21,7 @@ from ..data.loaders import Batch
 from ..distributed import World, join
 from ..errors import CnnzooError
 from ..evaluate import evaluate
-from ..evaluation import checkpoint_data, load_checkpoints
+from ..evaluation import load_checkpoints, shared_data
 from ..execution import ExecPath, resolve_path
 from ..fileio import atomic_write_text
 from ..train import RunConfig, get_recipe, train
@@ -180,7 +180,7 @@ def evaluate_ensemble(out: Path, plan: Plan) -> dict:
     without flip test-time augmentation; in fp32, on the runs' own validation split."""
     files = [out / "runs" / name / "model.safetensors" for name in plan.runs]
     models, metas = load_checkpoints(files)
-    data = checkpoint_data(metas[0])
+    data = shared_data(files, metas)
     path = ExecPath("cpu", "fp32")
     plain, ensemble = evaluate(models, data.val.batches(), data.num_classes, path)
     flipped, ensemble_flipped = evaluate(models, _flipped(data.val.batches()), data.num_classes, path)
