@@ -2,6 +2,7 @@
 number, with the schedule and the minutes) and the plots, rewritten after every finished run."""
 import json
 import subprocess
+import textwrap
 from pathlib import Path
 
 from ..analysis import analyze
@@ -135,8 +136,9 @@ def plot(experiment: Experiment, results: dict, out: Path) -> Path:
 
     rows = [r for r in results["runs"] if r.get("history")]
     draw = {"curves": _curves, "cost": _cost, "bars": _bars}[experiment.plot]
-    fig = draw(plt, rows)
-    fig.suptitle(f"{results['title']} ({results['schedule']})", fontsize=10)
+    fig = _ensemble(plt, results["ensemble"]["rows"]) if results.get("ensemble") else draw(plt, rows)
+    title = f"{results['title']} ({results['schedule']})"
+    fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 12)), fontsize=10)  # about 12 characters an inch fit
     fig.tight_layout()
     file = out / f"{experiment.plot}.png"
     with atomic_path(file) as tmp:
@@ -190,4 +192,21 @@ def _bars(plt, rows: list[dict]):
         ax.annotate(f"{e:.2f}", (x, e), ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("validation top-1 error (%)")
     ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def _ensemble(plt, rows: list[list]):
+    """Each member, their mean and their ensemble: one view beside flip test-time augmentation."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4.5))
+    names = [name.replace(" (averaged softmax)", "\n(averaged softmax)") for name, _, _ in rows]
+    for k, (label, column) in enumerate((("one view", 1), ("with flip TTA", 2))):
+        values = [row[column] for row in rows]
+        xs = [x + (k - 0.5) * 0.4 for x in range(len(rows))]
+        ax.bar(xs, values, width=0.4, color=f"C{k}", label=label)
+        for x, v in zip(xs, values):
+            ax.annotate(f"{v:.2f}", (x, v), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(rows)), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("validation top-1 error (%)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
     return fig
