@@ -279,6 +279,24 @@ def test_batch_augmentation_pads_crops_and_flips():
     assert torch.equal(out, same)
 
 
+def test_cutout_sets_a_square_to_the_mean_after_the_cifar_crop():
+    """DeVries & Taylor's Cutout on CIFAR: a 16x16 square (cut by the border near it) of the normalised
+    image is 0, the data's mean; the rest is the cifar augmentation's crop, the same randomness resumed."""
+    images = torch.randint(1, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    mean, std = images.float().div(255).mean((0, 2, 3)), torch.full((3,), 0.25)
+    loader = MemoryLoader(images, torch.arange(64) % 10, 64, augment="cutout", mean=mean, std=std, seed=1)
+    x = next(iter(loader.batches())).images
+    zero = (x == 0).all(1)  # N x H x W: erased pixels, in every channel
+    sides = [(z.any(1).sum().item(), z.any(0).sum().item()) for z in zero]
+    assert all(1 <= h <= 16 and 1 <= w <= 16 for h, w in sides)
+    assert sum(h == 16 and w == 16 for h, w in sides) > 10  # most squares lie wholly inside the image
+    assert 0.05 < zero.float().mean() < 0.25  # about (16/32)^2 of the image, less where cut by the border
+    again = next(iter(MemoryLoader(images, torch.arange(64) % 10, 64, augment="cutout", mean=mean, std=std, seed=1).batches()))
+    assert torch.equal(again.images, x)
+    streamed = stream_train_transform("cutout", 32)(Image.fromarray(images[0].permute(1, 2, 0).numpy()))
+    assert (streamed == 0).all(0).sum() >= 1
+
+
 def test_memory_loader_resumes_at_any_batch():
     images = torch.randint(0, 256, (100, 3, 8, 8), dtype=torch.uint8)
     loader = MemoryLoader(images, torch.arange(100) % 10, 16, augment="cifar", seed=3)

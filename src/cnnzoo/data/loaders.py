@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..distributed import SINGLE, World
 from .decoding import BadImageError, DecodeStats, decode, skip_or_raise
 from .folder import ImageList
-from .transforms import augment_batch, tensor_crops
+from .transforms import augment_batch, cutout_mask, tensor_crops
 
 
 def derived_seed(*parts: int) -> int:
@@ -121,15 +121,22 @@ class MemoryLoader:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(derived_seed(self.seed, epoch))) if self.shuffle else torch.arange(n)
         for b in range(start, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            erase = None
             if self.augment == "none":
                 idx = idx[world.shard(len(idx))]
                 x = self.images[idx]
             else:  # the whole batch's augmentation, then this rank's rows: the same images as one process sees
-                x = augment_batch(self.images[idx], self.augment, torch.Generator().manual_seed(derived_seed(self.seed, epoch, b)))
+                generator = torch.Generator().manual_seed(derived_seed(self.seed, epoch, b))
+                x = augment_batch(self.images[idx], self.augment, generator)
+                if self.augment == "cutout":  # on the model's input, once normalised (0: the data's mean)
+                    erase = cutout_mask(len(idx), *((self.size, self.size) if self.size else x.shape[-2:]), generator)
                 rows = world.shard(len(idx))
                 x, idx = x[rows], idx[rows]
             if len(idx):
-                yield Batch(self._normalise(x), self.labels[idx])
+                x = self._normalise(x)
+                if erase is not None:
+                    x = x.masked_fill(erase[rows], 0)
+                yield Batch(x, self.labels[idx])
 
 
 class _Files(Dataset):

@@ -9,6 +9,9 @@ Streaming (PIL images, per sample):
              for small models)
 In memory (uint8 batches, whole batches at once):
   cifar      4-pixel zero pad, random 32x32 crop, flip (ResNet Sec. 4.2)
+  cutout     cifar, then a square of half the image's side set to the mean, its centre anywhere in
+             the image (16x16 on CIFAR-10: Cutout, DeVries & Taylor 2017, Sec. 4.1); not a paper's recipe
+             in the lecture: offered for short schedules
   flip       flips only;  none: nothing
 Evaluation: resize to size / 0.875 and centre-crop (1 crop), with its mirror (2 crops: flip
 test-time augmentation), or the centre and four corners and their mirrors (10 crops, AlexNet Sec. 4.1);
@@ -63,7 +66,7 @@ STREAM_RECIPES = {
     "resnet": lambda s: T.Compose([RandomShorterSide(256, 480), T.RandomCrop(s), T.RandomHorizontalFlip(), *_finish(s, True)]),
     "mobilenet": lambda s: T.Compose([T.RandomResizedCrop(s, (0.25, 1.0)), T.RandomHorizontalFlip(), *_finish(s, False)]),
 }
-BATCH_RECIPES = ("cifar", "flip", "none")
+BATCH_RECIPES = ("cifar", "cutout", "flip", "none")
 PAD = 4  # the cifar augmentation's zero padding, in pixels (ResNet Sec. 4.2)
 AUGMENTATIONS = tuple(STREAM_RECIPES) + BATCH_RECIPES
 
@@ -73,9 +76,10 @@ def stream_train_transform(name: str, size: int):
         return STREAM_RECIPES[name](size)
     if name in BATCH_RECIPES:  # on a streamed dataset: the same idea per sample, after a resize to the size
         steps = [T.Resize(size), T.CenterCrop(size)]
-        steps += [T.RandomCrop(size, padding=max(size // 8, 1))] if name == "cifar" else []
+        steps += [T.RandomCrop(size, padding=max(size // 8, 1))] if name in ("cifar", "cutout") else []
         steps += [T.RandomHorizontalFlip()] if name != "none" else []
-        return T.Compose([*steps, *_finish(size, False)])
+        erase = [T.Lambda(lambda x: x.masked_fill(cutout_mask(1, size, size, None)[0], 0))] if name == "cutout" else []
+        return T.Compose([*steps, *_finish(size, False), *erase])
     raise CnnzooError(f"unknown augmentation {name!r}; choose one of {', '.join(AUGMENTATIONS)}")
 
 
@@ -94,12 +98,23 @@ def augment_batch(x: torch.Tensor, name: str, generator: torch.Generator) -> tor
     if name not in BATCH_RECIPES:
         raise CnnzooError(f"augmentation {name!r} works on streamed images; in-memory data takes {', '.join(BATCH_RECIPES)}")
     n, _, h, w = x.shape
-    if name == "cifar":
+    if name in ("cifar", "cutout"):  # cutout's square is cut after normalising: `cutout_mask`
         dy = torch.randint(0, 2 * PAD + 1, (n,), generator=generator)
         dx = torch.randint(0, 2 * PAD + 1, (n,), generator=generator)
         x = _crop(F.pad(x, (PAD, PAD, PAD, PAD)), dy, dx, h, w)
     flip = torch.rand(n, generator=generator) < 0.5
     return torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
+
+
+def cutout_mask(n: int, h: int, w: int, generator: torch.Generator | None) -> torch.Tensor:
+    """N x 1 x H x W, True inside each image's Cutout square: side half the image's (16 on 32x32), centre
+    uniform over the image, so the square is cut by the border near it, as in DeVries & Taylor's code.
+    Applied to normalised images (set to 0: the data's mean)."""
+    half = max(min(h, w) // 4, 1)
+    cy = torch.randint(0, h, (n, 1, 1, 1), generator=generator)
+    cx = torch.randint(0, w, (n, 1, 1, 1), generator=generator)
+    rows, cols = torch.arange(h).view(1, 1, h, 1), torch.arange(w).view(1, 1, 1, w)
+    return (rows >= cy - half) & (rows < cy + half) & (cols >= cx - half) & (cols < cx + half)
 
 
 def _crop(padded: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, h: int, w: int) -> torch.Tensor:
