@@ -15,6 +15,7 @@ from cnnzoo.cli import main
 from cnnzoo.errors import CnnzooError
 from cnnzoo.evaluation import checkpoint_data, load_checkpoints
 from cnnzoo.experiments import EXPERIMENTS, reproduce
+from cnnzoo.experiments.report import PLOTS, plot
 from cnnzoo.experiments.runner import run_recipe
 from cnnzoo.experiments.schedule import scaled, step_seconds
 from cnnzoo.registry import list_models
@@ -37,6 +38,19 @@ def test_every_experiment_definition_is_valid(name):
     assert any(r.paper for r in e.runs) or e.reference, "an experiment compares with its paper"
     for a, relation, b, measure in e.checks:
         assert {a, b} <= set(names) and relation in "<>" and measure in MEASURES
+    assert e.plot in PLOTS
+
+
+@pytest.mark.parametrize("name", [n for n in EXPERIMENTS if not EXPERIMENTS[n].ensemble])
+def test_every_experiments_plot_draws_its_runs(name, tmp_path):
+    """Each experiment's plot, drawn from results shaped as the sweep writes them (two runs, one unfinished)."""
+    e = EXPERIMENTS[name]
+    history = [{"epoch": k, "step": 100 * k, "train_top1_error": 50.0 / k, "val_top1_error": 55.0 / k} for k in (1, 2)]
+    runs = [{"run": r.name, "group": r.group, "macs": 1e6 * (i + 1), "history": history,
+             "paper": {"value": r.paper.value, "what": r.paper.what} if r.paper else None} for i, r in enumerate(e.runs[:2])]  # fmt: skip
+    runs[0]["val_top1_error"] = 27.5
+    file = plot(e, {"runs": runs, "title": e.title, "schedule": "2 epochs each"}, tmp_path)
+    assert file == tmp_path / f"{e.plot}.png" and file.read_bytes().startswith(b"\x89PNG")
 
 
 def test_the_cifar_resnext_family_is_of_equal_complexity():

@@ -135,7 +135,7 @@ def plot(experiment: Experiment, results: dict, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
     rows = [r for r in results["runs"] if r.get("history")]
-    draw = {"curves": _curves, "cost": _cost, "bars": _bars}[experiment.plot]
+    draw = PLOTS[experiment.plot]
     fig = _ensemble(plt, results["ensemble"]["rows"]) if results.get("ensemble") else draw(plt, rows)
     title = f"{results['title']} ({results['schedule']})"
     fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 12)), fontsize=10)  # about 12 characters an inch fit
@@ -182,6 +182,26 @@ def _cost(plt, rows: list[dict]):
     return fig
 
 
+def _trend(plt, rows: list[dict]):
+    """Each run's validation error in the experiment's order, the paper's number for it on a second axis
+    (another dataset's error: the trend to compare, not the values)."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
+    xs = range(len(rows))
+    errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in rows]
+    ax.plot(xs, errors, "o-", color="C0", linewidth=2)
+    for x, e in zip(xs, errors):
+        ax.annotate(f"{e:.2f}", (x, e), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8, color="C0")
+    ax.set_ylabel("ours: validation top-1 error (%)", color="C0")
+    ax.set_xticks(list(xs), [r["run"] for r in rows])
+    ax.grid(alpha=0.3)
+    papered = [(x, r["paper"]) for x, r in zip(xs, rows) if r.get("paper")]
+    if papered:
+        twin = ax.twinx()
+        twin.plot([x for x, _ in papered], [p["value"] for _, p in papered], "s--", color="C1")
+        twin.set_ylabel(f"paper: {papered[0][1]['what']}", color="C1", fontsize=8)
+    return fig
+
+
 def _bars(plt, rows: list[dict]):
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 4))
     errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in rows]
@@ -193,6 +213,9 @@ def _bars(plt, rows: list[dict]):
     ax.set_ylabel("validation top-1 error (%)")
     ax.grid(alpha=0.3, axis="y")
     return fig
+
+
+PLOTS = {"curves": _curves, "cost": _cost, "trend": _trend, "bars": _bars}
 
 
 def _ensemble(plt, rows: list[list]):
