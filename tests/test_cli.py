@@ -92,6 +92,28 @@ def test_info_says_where_the_pretrained_weights_go(capsys, tmp_path, monkeypatch
     assert "also torchvision:IMAGENET1K_V1 (top-1 76.13%, resize 256)" in out
 
 
+def test_a_kill_stops_a_command_like_ctrl_c_and_its_finally_blocks_run(capsys, monkeypatch):
+    import os
+    import signal
+
+    import cnnzoo.cli as cli
+
+    cleaned = []
+
+    def killed(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise AssertionError("the kill did not stop the command")
+        finally:
+            cleaned.append(True)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli, "cmd_info", killed)
+    code, _, err = run(capsys, "info", "resnet20")
+    assert code == 130 and cleaned == [True] and err == "cnnzoo: stopped\n"
+    assert signal.getsignal(signal.SIGTERM) is handler  # put back
+
+
 def test_module_entry_point_and_argparse_errors():
     ok = subprocess.run([sys.executable, "-m", "cnnzoo", "list", "alexnet"], capture_output=True, text=True)
     assert ok.returncode == 0 and "alexnet_owt" in ok.stdout

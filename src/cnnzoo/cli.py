@@ -1,8 +1,11 @@
 """`cnnzoo ...`: a thin command line over the library. Bad input: one line on stderr, exit 2."""
 import argparse
 import ast
+import contextlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .analysis import Conventions, analyze
@@ -511,6 +514,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """A `kill` (SIGTERM) stops a command as Ctrl-C does, so its `finally` blocks run (a sweep's minutes)."""
+    if threading.current_thread() is not threading.main_thread():  # handlers can only be set there
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -519,7 +539,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     try:
-        args.func(args)
+        with sigterm_as_interrupt():
+            args.func(args)
+    except KeyboardInterrupt:  # training keeps its last checkpoint: `--resume` (reproduce: the same command) goes on
+        print("cnnzoo: stopped", file=sys.stderr)
+        return 130
     except CnnzooError as e:
         print(f"cnnzoo: error: {e}", file=sys.stderr)
         return 2

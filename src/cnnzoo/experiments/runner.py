@@ -212,7 +212,7 @@ def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, wor
         train(RunConfig(spec.model, plan.data, recipe, folder, dict(spec.options), resume="auto", limit=plan.limit,
                         show_progress=show_progress, log=log))  # fmt: skip
     finally:
-        if world.main and folder.is_dir():  # wall minutes over every invocation (a killed one's last stretch aside)
+        if world.main and folder.is_dir():  # wall minutes over every invocation (a `kill` too; SIGKILL aside)
             file = folder / "minutes.json"
             before = json.loads(file.read_text()) if file.is_file() else {"minutes": 0.0, "machines": []}
             machines = list(dict.fromkeys([*before.get("machines", []), machine()]))  # every CPU that trained it
