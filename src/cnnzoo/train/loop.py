@@ -32,6 +32,7 @@ from ..fileio import atomic_write_text
 from ..models.base import AuxOutputs
 from ..progress import Progress
 from ..registry import model_info
+from .distill import Teacher, distillation_loss
 from .logs import plot_curves, write_logs
 from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
 from .policies import Cadence, Diverged, NanPolicy, StopRequested, TrainingDiverged
@@ -91,6 +92,7 @@ class Run:
     cadence: Cadence
     nan: NanPolicy
     log: object
+    teacher: Teacher | None = None  # the recipe's `teacher`, loaded
 
     @property
     def checkpoint_file(self) -> Path:
@@ -143,6 +145,8 @@ def train(config: RunConfig) -> RunResult:
 def setup(config: RunConfig) -> tuple[Run, TrainState]:
     recipe = config.recipe.validated()
     model_info(config.model)  # an unknown name fails here, before any work
+    if recipe.teacher and not Path(recipe.teacher).is_file():  # and a missing teacher (it is read once the data is known)
+        raise CnnzooError(f"teacher={recipe.teacher}: no such file; name a trained run's model.safetensors or checkpoint.pt")
     out = Path(config.out)
     resume = _check_run_folder(out, config.resume, config.dry_run)
     path = resolve_path(config.precision or recipe.precision, recipe.channels_last, compile=recipe.compile, train=True)
@@ -186,7 +190,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     }  # fmt: skip
     run = Run(config, recipe, out, resume, world, path, data, model, net, options, meta, size, steps_per_epoch, total_steps,
               math.ceil(total_steps / steps_per_epoch), Cadence(recipe.checkpoint_every, steps_per_epoch, total_steps, config.max_steps),
-              NanPolicy(recipe, out / "checkpoint.pt"), log)  # fmt: skip
+              NanPolicy(recipe, out / "checkpoint.pt"), log, Teacher(recipe.teacher, meta, path) if recipe.teacher else None)  # fmt: skip
     return run, state
 
 
@@ -270,6 +274,8 @@ def announce(run: Run) -> None:
         run.log(f"{run.config.model} on {run.data.description}")
         run.log(f"recipe {recipe.name}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items() if k != "name"))
         where = f" in each of {run.world.size} processes" if run.world.distributed else ""
+        if run.teacher is not None:
+            run.log(f"{run.teacher.describe()}: weight {recipe.distill_weight}, temperature {recipe.distill_temperature}")
         run.log(f"{run.path.describe()}{where}; {run.total_steps:,} steps of {recipe.batch_size} ({run.epochs} epoch{'s' if run.epochs != 1 else ''}), "
                 f"input {run.size}x{run.size}")  # fmt: skip
     if run.config.dry_run:
@@ -297,9 +303,14 @@ def begin(run: Run, state: TrainState) -> None:
 # -- an epoch: steps, then validation ----------------------------------------------------------------
 
 
-def _loss(out, labels: torch.Tensor, recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+def _loss(out, labels: torch.Tensor, recipe: Recipe, soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The labels' cross-entropy (auxiliary classifiers' added at their weight); mixed with the
+    distillation loss against the teacher's logits `soft` where there is a teacher."""
     logits = out.logits if isinstance(out, AuxOutputs) else out
     loss = F.cross_entropy(logits.float(), labels, label_smoothing=recipe.label_smoothing)
+    if soft is not None:
+        a = recipe.distill_weight
+        loss = (1 - a) * loss + a * distillation_loss(logits, soft, recipe.distill_temperature)
     for aux in getattr(out, "aux_logits", ()):
         loss = loss + recipe.aux_weight * F.cross_entropy(aux.float(), labels, label_smoothing=recipe.label_smoothing)
     return loss, logits
@@ -312,8 +323,9 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> tuple[float, int]:
     for group in state.optimizer.param_groups:
         group["lr"] = lr * group.get("lr_factor", 1.0)
     x, y = run.path.to_device(batch.images), batch.labels.to(run.path.device)
+    soft = run.teacher.logits(x) if run.teacher is not None else None
     with run.path.autocast():
-        loss, logits = _loss(run.net(x), y, recipe)
+        loss, logits = _loss(run.net(x), y, recipe, soft)
     n = len(y)
     loss_sum, correct, seen = run.world.sum(loss.item() * n, (logits.argmax(1) == y).sum().item(), n)
     if not math.isfinite(loss_sum):  # every rank sees the same sum, so all stop together

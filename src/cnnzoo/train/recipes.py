@@ -35,6 +35,10 @@ class Recipe:
     aux_weight: float = 0.3  # weight of auxiliary classifiers' losses (GoogLeNet 0.3, Inception-v3 0.4)
     clip_grad: float | None = None  # max global gradient norm
     ema_decay: float | None = None  # exponential moving average of the weights, evaluated instead of them
+    # knowledge distillation (train/distill.py): a trained run's weights file as the teacher
+    teacher: str | None = None
+    distill_weight: float = 0.5  # the soft targets' share of the loss (the labels' is 1 - this)
+    distill_temperature: float = 4.0  # T, softening both softmaxes
     drop_path_rate: float = 0.0  # stochastic depth (residual nets): the last block's drop probability, rising linearly to it
     # fine-tuning from pretrained weights (--init): the classifier is new, the rest pretrained
     freeze_backbone: bool = False  # train the classifier alone (the backbone in eval mode: BatchNorm statistics kept)
@@ -89,6 +93,7 @@ class Recipe:
             (self.eval_crops in (1, 2, 10), "eval_crops must be 1, 2 or 10"),
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16"),
             (self.normalize in ("channel", "pixel", "imagenet"), "normalize must be channel, pixel or imagenet"),
+            (0 <= self.distill_weight <= 1 and self.distill_temperature > 0, "distill_weight must be in [0, 1], distill_temperature > 0"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1)"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.on_nan in ("stop", "rollback"), "on_nan must be stop or rollback"),

@@ -1,0 +1,70 @@
+"""Knowledge distillation: Hinton's loss and gradient, a teacher's outputs reaching the student, and
+teachers that cannot teach this run refused before any step."""
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cnnzoo import CnnzooError
+from cnnzoo.train import RunConfig, get_recipe, load_trained, save_weights, train
+from cnnzoo.train.distill import _renormaliser, distillation_loss
+
+
+def quiet(*_):
+    pass
+
+
+@pytest.mark.parametrize("temperature", [1.0, 4.0])
+def test_the_loss_gradient_is_hintons(temperature):
+    """Hinton et al. 2015, Sec. 2: dC/dz_i = (q_i - p_i) / T for the soft targets' cross-entropy; times
+    the T^2 the loss carries, T (q - p), per image of the batch."""
+    torch.manual_seed(0)
+    student, teacher = torch.randn(5, 10, requires_grad=True), torch.randn(5, 10) * 3
+    distillation_loss(student, teacher, temperature).backward()
+    q, p = torch.softmax(student.detach() / temperature, 1), torch.softmax(teacher / temperature, 1)
+    torch.testing.assert_close(student.grad, temperature * (q - p) / 5)
+    assert distillation_loss(teacher, teacher, temperature).abs() < 1e-6
+
+
+def test_images_are_renormalised_for_a_teacher_trained_with_other_statistics():
+    raw = torch.rand(2, 3, 8, 8)
+    mean_s, std_s = torch.tensor([0.5, 0.4, 0.3]), torch.tensor([0.2, 0.25, 0.3])
+    mean_t, std_t = torch.rand(3, 8, 8), torch.tensor([0.1, 0.2, 0.3])  # per pixel, as the ResNet paper's CIFAR nets
+    s = {"normalization": {"mean": mean_s.tolist(), "std": std_s.tolist()}}
+    t = {"normalization": {"mean": mean_t.tolist(), "std": std_t.tolist()}}
+    to_teacher = _renormaliser(s, t, "t.safetensors", "cpu")
+    per_channel = lambda v: v.view(3, 1, 1)  # noqa: E731
+    student_view = (raw - per_channel(mean_s)) / per_channel(std_s)
+    torch.testing.assert_close(to_teacher(student_view), (raw - mean_t) / per_channel(std_t))
+    assert _renormaliser(s, s, "s.safetensors", "cpu") is None
+    with pytest.raises(CnnzooError, match="per pixel at another size"):
+        _renormaliser({"normalization": {"mean": torch.rand(3, 4, 4).tolist(), "std": [1.0] * 3}}, t, "t.safetensors", "cpu")
+
+
+def _run(out, recipe, **kwargs):
+    return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
+
+
+@pytest.mark.heavy(10)
+def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path):
+    """A teacher that answers 3 to every image; a student trained on its soft targets alone
+    (distill_weight=1) answers 3 too. A teacher of other classes is refused before any step."""
+    recipe = get_recipe("short").override(epochs=1, batch_size=256)
+    _run(tmp_path / "base", recipe)
+    weights = tmp_path / "base" / "model.safetensors"
+    model, meta = load_trained(weights)
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.copy_(torch.arange(10).eq(3).float() * 10)
+    save_weights(tmp_path / "threes.safetensors", model, meta)
+
+    student = recipe.override(batch_size=64, teacher=str(tmp_path / "threes.safetensors"), distill_weight=1.0, distill_temperature=1.0)
+    _run(tmp_path / "student", student)
+    learned, _ = load_trained(tmp_path / "student" / "model.safetensors")
+    images = torch.randn(32, 3, meta["input_size"], meta["input_size"])
+    assert (learned(images).argmax(1) == 3).float().mean() > 0.9
+    assert set(load_file(tmp_path / "student" / "model.safetensors")) == set(load_file(weights))
+
+    save_weights(tmp_path / "other.safetensors", model, {**meta, "classes": meta["classes"][::-1]})
+    with pytest.raises(CnnzooError, match="other classes"):
+        _run(tmp_path / "refused", recipe.override(teacher=str(tmp_path / "other.safetensors")))
+    assert not (tmp_path / "refused" / "checkpoint.pt").exists()
