@@ -5,8 +5,8 @@ import torch
 from safetensors.torch import load_file
 
 from cnnzoo import CnnzooError
-from cnnzoo.train import RunConfig, get_recipe, load_trained, save_weights, train
-from cnnzoo.train.distill import _renormaliser, distillation_loss
+from cnnzoo.train import CheckpointError, RunConfig, StopRequested, get_recipe, load_trained, loop, save_weights, train
+from cnnzoo.train.distill import Teacher, _renormaliser, distillation_loss
 
 
 def quiet(*_):
@@ -44,13 +44,48 @@ def _run(out, recipe, **kwargs):
     return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
 
 
-@pytest.mark.heavy(10)
-def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path):
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    """A 2-step run on 512 digits: its weights and metadata, a teacher to shape."""
+    out = tmp_path_factory.mktemp("base")
+    _run(out, get_recipe("short").override(epochs=1, batch_size=256))
+    return out / "model.safetensors"
+
+
+def test_the_teacher_sees_the_students_very_batches(tmp_path, base_run, monkeypatch):
+    """Augmented and Cutout batches reach the teacher as they reach the student; a run stopped with one
+    teacher does not resume with another."""
+    seen = {"student": [], "teacher": []}
+    build = loop.build_model
+
+    def recording_build(*args):
+        model, options = build(*args)
+        model.register_forward_pre_hook(lambda _, inputs: seen["student"].append(inputs[0].clone()))
+        return model, options
+
+    logits = Teacher.logits
+    monkeypatch.setattr(loop, "build_model", recording_build)
+    monkeypatch.setattr(Teacher, "logits", lambda self, x: (seen["teacher"].append(x.clone()), logits(self, x))[1])
+    recipe = get_recipe("short").override(batch_size=64, augment="cutout", teacher=str(base_run), checkpoint_every=1)
+    with pytest.raises(StopRequested):
+        _run(tmp_path / "s", recipe, max_steps=2)
+    assert len(seen["teacher"]) == 2 and all(torch.equal(a, b) for a, b in zip(seen["student"], seen["teacher"]))
+    assert (seen["teacher"][0] == 0).float().mean() > 0.05  # Cutout's squares (0: the mean) are in what the teacher saw
+
+    model, meta = load_trained(base_run)
+    with torch.no_grad():
+        model.fc.bias.add_(1.0)
+    save_weights(tmp_path / "other.safetensors", model, meta)
+    with pytest.raises(CheckpointError, match="teacher: another file"):
+        _run(tmp_path / "s", recipe.override(teacher=str(tmp_path / "other.safetensors")), resume=True)
+
+
+@pytest.mark.heavy(8)
+def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path, base_run):
     """A teacher that answers 3 to every image; a student trained on its soft targets alone
     (distill_weight=1) answers 3 too. A teacher of other classes is refused before any step."""
     recipe = get_recipe("short").override(epochs=1, batch_size=256)
-    _run(tmp_path / "base", recipe)
-    weights = tmp_path / "base" / "model.safetensors"
+    weights = base_run
     model, meta = load_trained(weights)
     with torch.no_grad():
         model.fc.weight.zero_()
@@ -68,3 +103,5 @@ def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path):
     with pytest.raises(CnnzooError, match="other classes"):
         _run(tmp_path / "refused", recipe.override(teacher=str(tmp_path / "other.safetensors")))
     assert not (tmp_path / "refused" / "checkpoint.pt").exists()
+    with pytest.raises(CnnzooError, match="distill_weight=0"):
+        recipe.override(teacher=str(weights), distill_weight=0.0).validated()

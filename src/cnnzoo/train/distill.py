@@ -7,6 +7,9 @@ the student sees in each step, augmentation included (the "consistent" teaching 
 
 where X_T = softmax(logits / T). The T^2 keeps the soft targets' gradients on the labels' scale as T
 changes (Hinton Sec. 2)."""
+import hashlib
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -31,17 +34,22 @@ class Teacher:
     def __init__(self, file: str, meta: dict, path: ExecPath):
         model, teacher_meta = load_trained(file)
         if _class_list(teacher_meta) != _class_list(meta):
-            raise CnnzooError(f"teacher={file} was trained on other classes ({_classes(teacher_meta)}) than this run's data "
+            raise CnnzooError(f"teacher={file!r} was trained on other classes ({_classes(teacher_meta)}) than this run's data "
                               f"({_classes(meta)}): a teacher must have the student's classes, in the same order")  # fmt: skip
         if teacher_meta["input_size"] != meta["input_size"]:
-            raise CnnzooError(f"teacher={file} takes {teacher_meta['input_size']}px inputs, this run's are {meta['input_size']}px: "
+            raise CnnzooError(f"teacher={file!r} takes {teacher_meta['input_size']}px inputs, this run's are {meta['input_size']}px: "
                               f"a teacher must see the student's images (set input_size={teacher_meta['input_size']})")  # fmt: skip
         self.file, self.model_name = file, teacher_meta["model"]
+        self.sha256 = hashlib.sha256(Path(file).read_bytes()).hexdigest()  # a resumed run must have the same teacher
         self.model = prepare(model, path.replace(fold_bn=True))
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.path = path
         self.renormalise = _renormaliser(meta, teacher_meta, file, path.device)
+        if self.renormalise is not None and any(m.dim() == 3 and m.shape[-1] != meta["input_size"] for m in
+                                                (meta_normalization(meta)[0], meta_normalization(teacher_meta)[0])):  # fmt: skip
+            raise CnnzooError(f"teacher={file!r}: the student's and the teacher's per-pixel normalisations differ, at another size than "
+                              f"the input ({meta['input_size']}px): give both runs the same normalize= (channel, for example)")  # fmt: skip
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,7 +59,7 @@ class Teacher:
             return self.model(x).float()
 
     def describe(self) -> str:
-        return f"distilling from {self.file} ({self.model_name})"
+        return f"distilling from {self.file} ({self.model_name}, sha256 {self.sha256[:12]})"
 
 
 def _class_list(meta: dict) -> list:
@@ -72,7 +80,7 @@ def _renormaliser(student_meta: dict, teacher_meta: dict, file: str, device: str
     try:
         torch.broadcast_shapes(m_s.shape, m_t.shape)
     except RuntimeError:
-        raise CnnzooError(f"teacher={file} was normalised per pixel at another size ({tuple(mean_t.shape)}) than this run's "
+        raise CnnzooError(f"teacher={file!r} was normalised per pixel at another size ({tuple(mean_t.shape)}) than this run's "
                           f"images ({tuple(mean_s.shape)}): train the teacher at this run's input size") from None
     scale, shift = (s_s / s_t).to(device), ((m_s - m_t) / s_t).to(device)  # x_t = (x_s * s_s + m_s - m_t) / s_t
     return lambda x: x.float() * scale + shift

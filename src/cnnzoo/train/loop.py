@@ -146,7 +146,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     recipe = config.recipe.validated()
     model_info(config.model)  # an unknown name fails here, before any work
     if recipe.teacher and not Path(recipe.teacher).is_file():  # and a missing teacher (it is read once the data is known)
-        raise CnnzooError(f"teacher={recipe.teacher}: no such file; name a trained run's model.safetensors or checkpoint.pt")
+        raise CnnzooError(f"teacher={recipe.teacher!r}: no such file; name a trained run's model.safetensors or checkpoint.pt")
     out = Path(config.out)
     resume = _check_run_folder(out, config.resume, config.dry_run)
     path = resolve_path(config.precision or recipe.precision, recipe.channels_last, compile=recipe.compile, train=True)
@@ -188,9 +188,12 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
         "classes": data.classes, "class_names": data.class_names, "input_size": size, "data": config.data,
         "normalization": data.train.normalization, "recipe": recipe.as_dict(),
     }  # fmt: skip
+    teacher = Teacher(recipe.teacher, meta, path) if recipe.teacher else None
+    if teacher is not None:
+        meta["teacher_sha256"] = teacher.sha256
     run = Run(config, recipe, out, resume, world, path, data, model, net, options, meta, size, steps_per_epoch, total_steps,
               math.ceil(total_steps / steps_per_epoch), Cadence(recipe.checkpoint_every, steps_per_epoch, total_steps, config.max_steps),
-              NanPolicy(recipe, out / "checkpoint.pt"), log, Teacher(recipe.teacher, meta, path) if recipe.teacher else None)  # fmt: skip
+              NanPolicy(recipe, out / "checkpoint.pt"), log, teacher)  # fmt: skip
     return run, state
 
 

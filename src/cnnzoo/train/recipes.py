@@ -94,6 +94,7 @@ class Recipe:
             (self.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16"),
             (self.normalize in ("channel", "pixel", "imagenet"), "normalize must be channel, pixel or imagenet"),
             (0 <= self.distill_weight <= 1 and self.distill_temperature > 0, "distill_weight must be in [0, 1], distill_temperature > 0"),
+            (not (self.teacher and self.distill_weight == 0), "distill_weight=0 would run the teacher for nothing: drop teacher= or raise it"),
             (self.ema_decay is None or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1)"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.on_nan in ("stop", "rollback"), "on_nan must be stop or rollback"),

@@ -21,6 +21,7 @@ from .weights import load_fitting
 # these: the ones that change nothing in the result, and the length, which a resumed run may extend
 SAME_RUN = ("model", "model_options", "init")
 FREE_ON_RESUME = ("workers", "checkpoint_every", "grad_checkpointing")  # how, not what, is computed
+BY_CONTENT = ("teacher",)  # files: compared by their contents' digest in the metadata, wherever they now lie
 MAY_GROW = ("epochs", "iterations")
 
 
@@ -37,6 +38,9 @@ def run_differences(saved: dict, now: dict) -> list[str]:
     """What makes the run `now` describes another one than the checkpoint's (`saved`), as readable
     'field: then -> now' items; empty when it may resume from it."""
     diffs = [f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in SAME_RUN if saved.get(k) != now[k]]
+    if saved.get("teacher_sha256") != now.get("teacher_sha256"):
+        had, has = ("one" if m.get("teacher_sha256") else "none" for m in (saved, now))
+        diffs.append("teacher: another file (its contents differ)" if had == has else f"teacher: {had} -> {has}")
     if not _same_data(saved.get("data"), now["data"]):
         diffs.append(f"data: {saved.get('data')!r} -> {now['data']!r}")
     try:
@@ -46,7 +50,7 @@ def run_differences(saved: dict, now: dict) -> list[str]:
     for key, value in Recipe.from_dict(now["recipe"]).as_dict().items():
         old = then.get(key)
         grows = key in MAY_GROW and isinstance(old, (int, float)) and isinstance(value, (int, float)) and value >= old
-        if old != value and key not in FREE_ON_RESUME and not grows:
+        if old != value and key not in FREE_ON_RESUME + BY_CONTENT and not grows:
             diffs.append(f"recipe {key}: {old!r} -> {value!r}")
     return diffs
 
