@@ -143,8 +143,8 @@ def _nan_at(monkeypatch, calls: set[int]):
     """The loss of these training steps (counted from 0 in this process) is NaN."""
     loss, count = loop._loss, [0]
 
-    def poisoned(out, labels, recipe):
-        value, logits = loss(out, labels, recipe)
+    def poisoned(out, labels, recipe, soft=None):
+        value, logits = loss(out, labels, recipe, soft)
         count[0] += 1
         return (value * float("nan") if count[0] - 1 in calls else value), logits
 
