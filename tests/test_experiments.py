@@ -89,9 +89,20 @@ def test_a_step_is_measured_once_and_cached(tmp_path, monkeypatch):
     recipe = get_recipe("resnet_cifar").override(batch_size=8)
     first = step_seconds(spec, recipe)
     assert 0 < first < 30
+    teacher = recipe.override(teacher="experiments/time-to-accuracy/resnet20-short-cutout-200ep/model.safetensors")
+    forwards, prepare = [], schedule.prepare
+
+    def counted(model, path):
+        prepared = prepare(model, path)
+        prepared.register_forward_hook(lambda *_: forwards.append(1))
+        return prepared
+
+    monkeypatch.setattr(schedule, "prepare", counted)
+    assert 0 < step_seconds(spec, teacher) < 30  # distillation's steps: measured on their own, the teacher's forward in them
+    assert len(forwards) == 3  # a warm-up step and two timed ones
     monkeypatch.setattr(schedule, "_timed_steps", lambda *a: pytest.fail("measured again"))
     assert step_seconds(spec, recipe) == first
-    assert json.loads((tmp_path / "step-seconds.json").read_text())
+    assert len(json.loads((tmp_path / "step-seconds.json").read_text())) == 2
 
 
 def test_list_shows_every_experiment_with_its_cost(monkeypatch, capsys, tmp_path):

@@ -1,5 +1,6 @@
 """How long an experiment's runs train: the paper's schedule, a number of epochs, or a budget of minutes
 on this machine, sized from a measured training step (never a guess)."""
+import hashlib
 import json
 import platform
 import time
@@ -7,10 +8,11 @@ import time
 import torch
 
 from ..data.bundle import cache_dir
-from ..execution import resolve_path
+from ..execution import prepare, resolve_path
 from ..factory import create_model
 from ..fileio import atomic_write_text
 from ..train.recipes import Recipe
+from ..train.weights import load_trained
 from .definitions import RunSpec
 
 CIFAR_TRAIN = 45_000  # the images an epoch of the experiments' data has (CIFAR-10's 45k/5k split)
@@ -51,9 +53,13 @@ def _timed_steps(spec: RunSpec, recipe: Recipe, size: int, steps: int) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = path.to_device(torch.randn(recipe.batch_size, 3, size, size))
     y = torch.randint(0, 10, (recipe.batch_size,), device=path.device)
+    teacher = prepare(load_trained(recipe.teacher)[0], path.replace(fold_bn=True)) if recipe.teacher else None
     times = []
     for _ in range(steps + 1):  # the first step warms up (allocations, kernel selection)
         start = time.perf_counter()
+        if teacher is not None:  # distillation: the teacher's forward pass is part of every step
+            with torch.no_grad(), path.autocast():
+                teacher(x)
         with path.autocast():
             out = model(x)
         loss = torch.nn.functional.cross_entropy((out.logits if hasattr(out, "logits") else out).float(), y)
@@ -68,8 +74,9 @@ def step_seconds(spec: RunSpec, recipe: Recipe, steps: int = 2) -> float:
     """Seconds per training step of this run on this machine (median of `steps`, after a warm-up step),
     measured once and cached under $CNNZOO_CACHE keyed by the model, batch, input and machine."""
     size = recipe.input_size or 32
-    key = json.dumps([spec.model, spec.options, recipe.batch_size, size, recipe.precision, machine(), torch.__version__],
-                     sort_keys=True)  # fmt: skip
+    teacher = hashlib.sha256(open(recipe.teacher, "rb").read()).hexdigest() if recipe.teacher else None
+    key = json.dumps([spec.model, spec.options, recipe.batch_size, size, recipe.precision, machine(), torch.__version__]
+                     + ([teacher] if teacher else []), sort_keys=True)  # fmt: skip
     file = cache_dir() / "step-seconds.json"
     try:
         known = json.loads(file.read_text())
