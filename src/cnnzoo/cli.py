@@ -447,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--auto-resume", action="store_true",
                    help="continue the run in --out if it has a checkpoint, else start it (for torchrun --max-restarts, SLURM requeue)")
-    p.add_argument("--init", metavar="WEIGHTS", help="start from pretrained weights: torchvision, timm, keras, or a file of theirs")
+    p.add_argument("--init", metavar="WEIGHTS", help="start from pretrained weights: torchvision, timm, keras, a file of theirs, or a cnnzoo run's model.safetensors")
     p.add_argument("--num-classes", type=int, help="with --init: the new classifier's classes (must match the data's)")
     p.add_argument("--dry-run", action="store_true", help="check the model, recipe, data and run folder, print the plan, train nothing")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="a model option, e.g. se=true")

@@ -39,7 +39,7 @@ from .policies import Cadence, Diverged, NanPolicy, StopRequested, TrainingDiver
 from .recipes import Recipe
 from .schedule import lr_factor
 from .state import TrainState
-from .weights import save_weights
+from .weights import is_cnnzoo_weights, save_weights, warm_start
 
 __all__ = ["RunConfig", "RunResult", "StopRequested", "TrainingDiverged", "train"]
 
@@ -58,7 +58,7 @@ class RunConfig:
     limit: int | None = None  # train on this many images only (stratified), for quick runs
     show_progress: bool | None = None  # None: on a terminal
     dry_run: bool = False  # check everything and say what would run; write nothing
-    init: str | None = None  # start from pretrained weights: "torchvision", "timm" or a file of theirs (a new classifier)
+    init: str | None = None  # start from pretrained weights: "torchvision", "timm", a file of theirs (a new classifier), or a cnnzoo run's
     num_classes: int | None = None  # with init: the classes the new classifier must have (checked against the data)
     log: object = print
 
@@ -256,7 +256,11 @@ def build_model(config: RunConfig, recipe: Recipe, num_classes: int, world: Worl
             raise CnnzooError(f"drop_path_rate={recipe.drop_path_rate}: {config.model} has no residual blocks to drop (stochastic depth "
                               "is for ResNet, ResNeXt, SE nets, Inception-ResNet and MobileNet v2/v3)")  # fmt: skip
         options = {**options, "drop_path_rate": recipe.drop_path_rate}
-    if config.init:  # built as the weights' source needs (a peer's variant, Keras's padding): those options are the run's
+    if config.init and is_cnnzoo_weights(config.init):  # a cnnzoo run's weights: its options, a new start of the recipe
+        model, options = warm_start(config.init, config.model, num_classes, options)
+        if recipe.freeze_backbone:
+            freeze_backbone(model)
+    elif config.init:  # built as the weights' source needs (a peer's variant, Keras's padding): those options are the run's
         model = create_model(config.model, num_classes=num_classes, weights=config.init, **options)
         options = dict(model.model_options)
         if recipe.freeze_backbone:

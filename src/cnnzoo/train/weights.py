@@ -22,6 +22,41 @@ def save_weights(path: str | Path, model: nn.Module, meta: dict) -> None:
 def load_trained(path: str | Path) -> tuple[nn.Module, dict]:
     """A model and its metadata (classes, input size, normalisation) from a cnnzoo checkpoint (.pt)
     or final weights (.safetensors). Neither format runs code when read."""
+    state, meta = read_trained(path)
+    model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
+    load_fitting(model, state, f"{path} ({meta['model']}, {meta['num_classes']} classes)")
+    return model.eval(), meta
+
+
+def is_cnnzoo_weights(path: str | Path) -> bool:
+    """Whether `path` is a weights file written by `cnnzoo train` (safetensors with cnnzoo metadata)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    try:
+        with safe_open(str(path), "pt") as f:
+            return "cnnzoo" in (f.metadata() or {})
+    except Exception:
+        return False
+
+
+def warm_start(path: str | Path, name: str, num_classes: int, options: dict) -> tuple[nn.Module, dict]:
+    """Model `name` holding a cnnzoo run's weights (`cnnzoo train --init RUN/model.safetensors`): the
+    run's model options, with `options` over them (stochastic depth, say); a new classifier where the
+    classes differ in number. Returns the model and its options."""
+    state, meta = read_trained(path)
+    if meta["model"] != name:
+        raise CheckpointError(f"--init {path} holds {meta['model']} weights, not {name}'s: train {meta['model']}, or start {name} afresh")
+    options = {**meta["model_options"], **options}
+    model = create_model(name, num_classes=meta["num_classes"], **options)
+    load_fitting(model, state, f"--init {path} ({meta['model']}, {meta['num_classes']} classes)")
+    if num_classes != meta["num_classes"]:
+        model.reset_classifier(num_classes)
+    return model, options
+
+
+def read_trained(path: str | Path) -> tuple[dict, dict]:
+    """The tensors and the metadata of a cnnzoo checkpoint (.pt) or final weights (.safetensors)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -42,9 +77,7 @@ def load_trained(path: str | Path) -> tuple[nn.Module, dict]:
     validated_meta(meta, str(path))
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} holds no tensors by name (its weights are a {type(state).__name__})")
-    model = create_model(meta["model"], num_classes=meta["num_classes"], **meta["model_options"])
-    load_fitting(model, state, f"{path} ({meta['model']}, {meta['num_classes']} classes)")
-    return model.eval(), meta
+    return state, meta
 
 
 def load_fitting(model: nn.Module, state: dict, source: str) -> None:
