@@ -54,3 +54,16 @@ def test_another_models_weights_are_refused_and_other_classes_get_a_new_classifi
     saved, own = load_file(trained), model.state_dict()
     assert own["fc.weight"].shape == (3, saved["fc.weight"].shape[1])
     assert all(torch.equal(own[k], saved[k]) for k in saved if not k.startswith("fc."))
+
+
+def test_a_born_again_run_resumes_to_the_same_weights(tmp_path, trained):
+    """Initialised and taught by the same run (a born-again student), stopped mid-epoch and resumed:
+    bitwise the weights of the run that was never stopped (the teacher adds no state to lose)."""
+    recipe = get_recipe("short").override(epochs=1, batch_size=64, checkpoint_every=3, teacher=str(trained), lr=0.1)
+    whole = _run(tmp_path / "whole", recipe, init=str(trained))
+    with pytest.raises(StopRequested):
+        _run(tmp_path / "parts", recipe, init=str(trained), max_steps=5)
+    parts = _run(tmp_path / "parts", recipe, init=str(trained), resume=True)
+    assert parts.final["val_top1_error"] == whole.final["val_top1_error"]
+    whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
