@@ -157,6 +157,10 @@ def test_a_sweep_stopped_midway_resumes_to_the_unbroken_sweeps_results(tmp_path,
     assert drop(parts["runs"]) == drop(whole["runs"])
     with pytest.raises(CnnzooError, match=r"planned otherwise \(epochs 1 -> 2\)"):
         reproduce("se-cifar", "digits", tmp_path / "parts", epochs=2, log=lambda *a: None)
+    # the recipe changes are the plan's too: recorded, shown, and not silently swapped on a resume
+    assert whole["overrides"] == TINY and f"`{' '.join(TINY)}`" in (tmp_path / "whole" / "results.md").read_text()
+    with pytest.raises(CnnzooError, match=r"planned otherwise \(overrides .* -> \['lr=0.5'\]\)"):
+        reproduce("se-cifar", "digits", tmp_path / "parts", overrides=["lr=0.5"], log=lambda *a: None)
 
 
 @pytest.mark.heavy(8)

@@ -69,7 +69,7 @@ def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None
     results = {
         "experiment": experiment.name, "title": experiment.title, "paper": experiment.paper.cite(), "where": experiment.where,
         "claim": experiment.claim, "note": experiment.note, "schedule": plan.describe(), "data": plan.data,
-        "machine": plan.machine, "commit": _commit(), "runs": list(rows.values()), "checks": check(experiment, rows),
+        "machine": plan.machine, "overrides": plan.overrides, "commit": _commit(), "runs": list(rows.values()), "checks": check(experiment, rows),
         "reference": [[what, {"value": n.value, "where": n.where, "what": n.what}] for what, n in experiment.reference],
     }  # fmt: skip
     if ensemble is not None:
@@ -95,6 +95,7 @@ def markdown(results: dict) -> str:
         f"Claim: {results['claim']}.", "",
         f"Schedule: {results['schedule']}. Data: `{results['data']}`. Machine: {results['machine']}. "
         f"Commit: {results['commit'] or '?'}.", "",
+        *([f"Changed in every run's recipe: `{' '.join(results['overrides'])}`.", ""] if results.get("overrides") else []),
         "| run | model | params | MACs | paper | ours: val top-1 error | train top-1 error | epochs | minutes | status |",
         "|---|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]  # fmt: skip

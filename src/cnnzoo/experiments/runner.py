@@ -11,7 +11,7 @@ Under torchrun every process runs the same sweep; the first writes the plan and 
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -46,6 +46,7 @@ class Plan:
     recipes: dict[str, dict]  # run -> the recipe it trains with
     limit: int | None
     machine: str
+    overrides: list[str] = field(default_factory=list)  # the user's FIELD=VALUE changes to every run's recipe
 
     def describe(self) -> str:
         if self.schedule == "paper":
@@ -109,7 +110,7 @@ def make_plan(experiment: Experiment, data: str, specs: list[RunSpec], epochs: f
         recipe = run_recipe(experiment, spec, overrides)
         recipes[spec.name] = (scaled(recipe, length, steps_per_epoch) if length else recipe).as_dict()
     return Plan(experiment.name, data, kind, length, budget if kind == "budget" else None, [s.name for s in specs], recipes, limit,
-                machine())  # fmt: skip
+                machine(), list(overrides))  # fmt: skip
 
 
 def _steps_per_epoch(recipe: Recipe, data: str, limit: int | None) -> int:
@@ -127,9 +128,11 @@ def load_plan(out: Path) -> Plan | None:
         raise CnnzooError(f"{file} is not a plan of `cnnzoo reproduce` ({e}): remove it, or choose another --out") from None
 
 
-def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, schedule: str | None) -> None:
+def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, schedule: str | None,
+                overrides: list[str]) -> None:  # fmt: skip
+    """A resumed sweep trains as planned: what is asked again (not what is left out) must match the plan."""
     asked = {"data": data, "runs": runs} | ({"epochs": epochs} if epochs is not None else {}) | (
-        {"schedule": schedule} if schedule else {})  # fmt: skip
+        {"schedule": schedule} if schedule else {}) | ({"overrides": overrides} if overrides else {})  # fmt: skip
     differ = [f"{k} {getattr(plan, k)!r} -> {v!r}" for k, v in asked.items() if k != "data" and getattr(plan, k) != v]
     if Path(plan.data).expanduser().resolve() != Path(data).expanduser().resolve() and plan.data != data:
         differ.append(f"data {plan.data!r} -> {data!r}")
@@ -154,7 +157,7 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     world, _ = join(resolve_path("auto", train=True).device)
     log = log if world.main else (lambda *args, **kwargs: None)
     if plan is not None:
-        _check_same(plan, data, [s.name for s in specs], epochs, schedule)
+        _check_same(plan, data, [s.name for s in specs], epochs, schedule, list(overrides))
         log(f"{name}: resuming the sweep in {out} ({plan.describe()})")
     else:
         plan = make_plan(experiment, data, specs, epochs, schedule or "budget", budget, limit, list(overrides), log) if world.main else None
