@@ -26,4 +26,5 @@ def test_shell_commands_parse():
     parser = build_parser()
     for command in commands:
         args, extra = parser.parse_known_args(shlex.split(command)[1:])
-        assert not extra or (args.command == "train" and all("=" in e for e in extra)), command
+        # as `main`: recipe overrides may follow the options of `train` and `reproduce`
+        assert not extra or (args.command in ("train", "reproduce") and all("=" in e for e in extra)), command
