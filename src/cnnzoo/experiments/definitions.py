@@ -45,6 +45,12 @@ class Experiment:
     reference: tuple[tuple[str, PaperNumber], ...] = ()  # the paper's numbers that belong to no single run
     ensemble: bool = False  # also evaluate the runs' averaged softmax, and flip test-time augmentation
     note: str = ""
+    first: tuple[str, ...] = ()  # the runs that decide the claims: trained before the others
+
+    def in_order(self, specs: list[RunSpec]) -> list[RunSpec]:
+        """`specs` in training order: the deciding runs first (in `first`'s order), then the rest as listed."""
+        rank = {name: i for i, name in enumerate(self.first)}
+        return sorted(specs, key=lambda s: rank.get(s.name, len(rank)))
 
     def run(self, name: str) -> RunSpec:
         for r in self.runs:
@@ -82,6 +88,7 @@ RESNET_CIFAR = Experiment(
     "curves",
     checks=(("plain56", ">", "plain20", "train_top1_error"), ("plain56", ">", "plain20", "val_top1_error"),
             ("resnet56", "<", "resnet20", "val_top1_error"), ("resnet56", "<", "plain56", "train_top1_error")),
+    first=("plain20", "plain56", "resnet20", "resnet56", "resnet110"),  # Fig. 6's degradation, then Table 6's depth gain
     note="The paper's plain nets appear in Fig. 6 only (no table): their rows carry no paper number.",
 )
 
