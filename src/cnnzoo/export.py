@@ -25,6 +25,7 @@ from torch import nn
 from .errors import CnnzooError
 from .execution import ExecPath, prepare
 from .fileio import atomic_path
+from .untrusted import check_exported_program
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2", "torchscript": ".pt"}
 OPSET = 18
@@ -122,10 +123,12 @@ def weights_only_loads():
 
 def load_exported(file: str | Path) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
     """A .pt2 file of `cnnzoo export --format exported-program` as `run(images) -> logits`, and its
-    metadata. The file is a serialized graph of ATen operators and its tensors: loading runs no code."""
+    metadata. The archive is checked first (`untrusted.check_exported_program`): a graph of ATen operators
+    and raw tensors, nothing torch.export.load would unpickle or exec; loading it runs no code."""
     file = Path(file)
     if not file.is_file():
         raise ExportError(f"no ExportedProgram file at {file}")
+    check_exported_program(file)
     extra = {"cnnzoo.json": ""}
     try:
         with warnings.catch_warnings(), weights_only_loads():

@@ -4,6 +4,8 @@ high bit depths (16-bit PNGs and TIFFs, 32-bit integer and float images), scaled
 A file that cannot be decoded (truncated, empty, not an image, absurdly large) is skipped with a
 warning and counted, so that one bad file never kills a long run; `strict=True` makes it an error.
 """
+import os
+import stat
 import threading
 import warnings
 from collections import Counter
@@ -48,8 +50,11 @@ class DecodeStats:
 
 
 def decode(path: str | Path) -> Image.Image:
-    """The image as 8-bit RGB, upright per its EXIF orientation; BadImageError(reason) if it cannot be."""
+    """The image as 8-bit RGB, upright per its EXIF orientation; BadImageError(reason) if it cannot be.
+    A FIFO, device or socket is refused before it is opened (reading one may block or never end)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise BadImageError("not a regular file (a FIFO, device, socket or folder)")
         with Image.open(path) as img:  # Pillow reads the content, not the extension: a PNG named .JPEG decodes
             if img.width * img.height > MAX_PIXELS:
                 raise BadImageError(f"too large ({img.width}x{img.height} pixels)")

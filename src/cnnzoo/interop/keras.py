@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
 from ..registry import Peer, model_info
+from ..untrusted import check_hdf5, checked_zip, read_member, regular_file
 from .keras_layouts import BASE_URL, KERAS_APPS, MODES, KerasApp
 from .peers import WeightMismatchError
 from .sources import WeightSource, find_weights
@@ -143,16 +144,16 @@ def read_keras_weights(path: str | Path) -> dict[str, KerasLayer]:
     except ImportError:
         raise CnnzooError("reading Keras files needs h5py: pip install 'cnnzoo[keras]'") from None
 
-    path = Path(path)
-    if not path.is_file():
-        raise CnnzooError(f"no Keras weights file at {path}")
+    path = regular_file(path, "Keras weights file")
     try:
         if zipfile.is_zipfile(path):  # .keras: config.json, metadata.json and model.weights.h5 in a zip
-            with zipfile.ZipFile(path) as z:
-                source = io.BytesIO(z.read("model.weights.h5"))
+            with checked_zip(path) as z:
+                data = read_member(z, "model.weights.h5")
+                source, stored = io.BytesIO(data), len(data)
         else:
-            source = path
+            source, stored = path, path.stat().st_size
         with h5py.File(source, "r") as f:
+            check_hdf5(f, path, stored)  # no link, external storage or plugin followed; sizes bounded; before any read
             layers = None
             if "layer_names" in f.attrs:
                 layers = _keras2_layers(f)
@@ -164,7 +165,7 @@ def read_keras_weights(path: str | Path) -> dict[str, KerasLayer]:
                 return {layer_key(name): arrays for name, arrays in layers.items()}
     except CnnzooError:
         raise
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, RuntimeError) as e:
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise CnnzooError(f"cannot read Keras weights from {path}: {first}") from None
     raise CnnzooError(f"{path} is an HDF5 file but not one of Keras's weight layouts (no layer_names, model_weights or layers)")

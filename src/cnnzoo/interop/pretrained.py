@@ -20,6 +20,7 @@ from ..accuracy import TIMM_RESULTS
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
 from ..registry import Peer, model_info
+from ..untrusted import check_torch_archive, regular_file
 from .keras import is_keras, keras_model, keras_source, keras_sources
 from .peers import build_peer, load_peer_state_dict
 from .sources import WeightsNotFoundError, WeightSource, find_weights
@@ -133,16 +134,16 @@ def imagenet_categories() -> list[str]:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a .pth/.pt/.bin (read with weights_only) or .safetensors file; common wrappers
     ({'state_dict': ...}, {'model': ...}) and DataParallel's 'module.' prefix are unwrapped."""
-    path = Path(path)
-    if not path.is_file():
-        raise CnnzooError(f"no weights file at {path}")
+    path = regular_file(path, "weights file")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
-            state = load_file(str(path))
+            state = load_file(str(regular_file(path, "weights file")))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(check_torch_archive(path), map_location="cpu", weights_only=True)
+    except CnnzooError:
+        raise
     except Exception as e:
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise CnnzooError(f"cannot read weights from {path}: {first}") from None

@@ -10,6 +10,7 @@ import torch
 
 from ..errors import CnnzooError
 from ..fileio import atomic_path
+from ..untrusted import check_torch_archive
 
 
 class CheckpointError(CnnzooError):
@@ -43,6 +44,7 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
+    check_torch_archive(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:  # torch's refusal to unpickle anything but tensors and plain containers
