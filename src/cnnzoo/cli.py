@@ -2,6 +2,7 @@
 import argparse
 import ast
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -218,7 +219,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise CnnzooError("--resume and --auto-resume exclude each other: --auto-resume alone continues a run if there is one")
     config = RunConfig(args.model, args.data, recipe, out, options, resume="auto" if args.auto_resume else args.resume,
                        strict=args.strict, precision="fp32" if args.fp32 else None, limit=args.limit,
-                       dry_run=args.dry_run, init=args.init, num_classes=args.num_classes)  # fmt: skip
+                       dry_run=args.dry_run, init=args.init, num_classes=args.num_classes, restart=args.restart)  # fmt: skip
     train(config)
 
 
@@ -283,8 +284,8 @@ def _print_evaluation(result, args: argparse.Namespace) -> None:
         print(f"ensemble of {len(result.members)} ({how}softmax average): {result.ensemble.line()}")
     names = data.class_names
     if len(names) <= 20:
-        worst = sorted(zip(result.result.per_class_accuracy, names))
-        print("per-class accuracy: " + ", ".join(f"{name} {acc:.1f}%" for acc, name in worst))
+        worst = sorted(zip(result.result.per_class_accuracy, names), key=lambda t: (math.isnan(t[0]), t[0], t[1]))
+        print("per-class accuracy: " + ", ".join(f"{name} {'n/a (no images)' if math.isnan(acc) else f'{acc:.1f}%'}" for acc, name in worst))
     figure = args.confusion or (None if args.model else Path(args.checkpoint[0]).with_name("confusion.png"))
     if figure:
         title = f"{', '.join(m.name for m in result.members)}: top-1 error {result.result.top1_error:.2f}%"
@@ -445,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="recipe fields to change, e.g. lr=0.05 epochs=30")
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA-RECIPE)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--restart", action="store_true",
+                   help="a run already in --out (on data that changed since, say): set its files aside in --out/replaced-TIME/ and start anew")
     p.add_argument("--auto-resume", action="store_true",
                    help="continue the run in --out if it has a checkpoint, else start it (for torchrun --max-restarts, SLURM requeue)")
     p.add_argument("--init", metavar="WEIGHTS", help="start from pretrained weights: torchvision, timm, keras, a file of theirs, or a cnnzoo run's model.safetensors")

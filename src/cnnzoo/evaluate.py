@@ -29,7 +29,7 @@ class Metrics:
     loss: float  # mean negative log-likelihood of the true class
     top1_error: float  # %
     top5_error: float  # %
-    per_class_accuracy: list[float]  # %, by class index
+    per_class_accuracy: list[float]  # %, by class index; NaN for a class without images
     confusion: torch.Tensor  # true class x predicted class counts
 
     def line(self) -> str:
@@ -61,7 +61,8 @@ class _Accumulator:
 
     def metrics(self) -> Metrics:
         n = max(self.n, 1)
-        per_class = (self.confusion.diag().float() / self.confusion.sum(1).clamp_min(1).float() * 100).tolist()
+        counts = self.confusion.sum(1).float()  # a class without images has no accuracy (NaN), not 0%
+        per_class = torch.where(counts > 0, self.confusion.diag().float() / counts.clamp_min(1) * 100, torch.nan).tolist()
         return Metrics(self.n, self.nll / n, 100 * (1 - self.correct1 / n), 100 * (1 - self.correct5 / n), per_class, self.confusion)
 
 

@@ -90,6 +90,8 @@ def cpu_has_fast_bf16() -> bool:
         return True
     if forced in ("0", "false", "no", "off"):
         return False
+    if forced not in ("", "auto"):
+        raise CnnzooError(f"{BF16_ENV}={os.environ[BF16_ENV]!r}: set it to 1 (true, yes, on), 0 (false, no, off) or auto, or unset it")
     return _cpuinfo_has_fast_bf16()
 
 

@@ -75,3 +75,18 @@ def _umask() -> int:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def read_json(path: str | os.PathLike, what: str, kind: type = dict):
+    """A JSON file cnnzoo wrote and a person may have edited, as `kind`; one clear error if it cannot be read."""
+    import json
+
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CnnzooError(f"cannot read {path} ({what}): {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}; "
+                          f"fix or remove it") from None  # fmt: skip
+    if not isinstance(value, kind):
+        raise CnnzooError(f"{path} ({what}) holds a JSON {type(value).__name__}, not the {kind.__name__} cnnzoo wrote: fix or remove it")
+    return value

@@ -14,7 +14,7 @@ val split (the shared CIFAR-10 has only train), validation is a seeded stratifie
 import hashlib
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -152,6 +152,7 @@ class DataSource:
     images: tuple[torch.Tensor, torch.Tensor] | None = None  # train: uint8 N x C x H x W, labels
     val_images: tuple[torch.Tensor, torch.Tensor] | None = None  # the val split where the data have one
     files: tuple[ImageList, ImageList | None] | None = None  # streamed: train and val (or None)
+    paths: list[str] = field(default_factory=list)  # every file the data were read from (none for built-in data)
 
     @property
     def image_size(self) -> int | None:
@@ -178,16 +179,18 @@ def open_data(spec: str, strict: bool = False) -> DataSource:
     batches = root if is_cifar_batches(root) else root / "cifar-10-batches-py"
     if is_cifar_batches(batches):
         images, labels, names = load_cifar_batches(batches, "train")
-        return DataSource(names, names, stats, f"CIFAR-10 python batches at {batches}", (images, labels))
+        return DataSource(names, names, stats, f"CIFAR-10 python batches at {batches}", (images, labels),
+                          paths=[str(batches / f"data_batch_{i}") for i in range(1, 6)])  # fmt: skip
     train = imagenet_split(root, "train")
     has_val = (root / "val").is_dir() or (root / "ILSVRC" / "Data" / "CLS-LOC" / "val").is_dir()
     val = imagenet_split(root, "val").labelled_by(train.classes, train.class_names, f"the val split of {root}") if has_val else None
     where = f"image folders at {root}"
+    paths = train.paths + (val.paths if val is not None else [])
     decoded = decode_all(train, strict, stats)
     if decoded is not None:
         val_decoded = decode_all(val, strict, stats) if val is not None else None
-        return DataSource(train.classes, train.class_names, stats, where, decoded, val_decoded)
-    return DataSource(train.classes, train.class_names, stats, where, files=(train, val))
+        return DataSource(train.classes, train.class_names, stats, where, decoded, val_decoded, paths=paths)
+    return DataSource(train.classes, train.class_names, stats, where, files=(train, val), paths=paths)
 
 
 def load_data(spec: str, opts: DataOptions = DataOptions()) -> DataBundle:

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from ..analysis import analyze
-from ..fileio import atomic_path, atomic_write_text
+from ..fileio import atomic_path, atomic_write_text, read_json
 from .definitions import Experiment, RunSpec
 
 
@@ -31,18 +31,18 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
     }  # fmt: skip
     summary, log = folder / "summary.json", folder / "log.json"
     if log.is_file():
-        history = json.loads(log.read_text())
+        history = read_json(log, "a run's log", list)
         row["history"] = [{k: h[k] for k in ("epoch", "step", "train_top1_error", "val_top1_error")} for h in history]
         row["status"] = f"running: {len(history)} epochs"
     if summary.is_file():
-        s = json.loads(summary.read_text())
+        s = read_json(summary, "a run's summary")
         last = row["history"][-1] if row.get("history") else {}
         row.update(status="done", val_top1_error=s["val_top1_error"], val_top5_error=s["val_top5_error"],
                    best_val_top1_error=s["best_val_top1_error"], train_top1_error=last.get("train_top1_error"),
                    steps=s["steps"], epochs=s["epochs"], path=s.get("path"))  # fmt: skip
     minutes = folder / "minutes.json"
     if minutes.is_file():
-        timing = json.loads(minutes.read_text())
+        timing = read_json(minutes, "a run's minutes")
         row["minutes"], row["machines"] = timing["minutes"], timing.get("machines", [])
     return row
 

@@ -8,6 +8,7 @@ engine, resumable as a whole, with its results table and plots written after eve
 
 Run it again and it skips finished runs and resumes the unfinished one from its checkpoint, exactly.
 Under torchrun every process runs the same sweep; the first writes the plan and the results."""
+import contextlib
 import json
 import math
 import time
@@ -23,7 +24,8 @@ from ..errors import CnnzooError
 from ..evaluate import evaluate
 from ..evaluation import load_checkpoints, shared_data
 from ..execution import ExecPath, resolve_path
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, read_json
+from ..folderlock import folder_lock
 from ..train import RunConfig, get_recipe, train
 from ..train.recipes import Recipe
 from .definitions import EXPERIMENTS, Experiment, RunSpec
@@ -146,9 +148,19 @@ def load_plan(out: Path) -> Plan | None:
     if not file.is_file():
         return None
     try:
-        return Plan(**json.loads(file.read_text()))
-    except (ValueError, TypeError) as e:
+        plan = Plan(**read_json(file, "a sweep's plan"))
+    except TypeError as e:
         raise CnnzooError(f"{file} is not a plan of `cnnzoo reproduce` ({e}): remove it, or choose another --out") from None
+    typed = {"experiment": str, "data": str, "schedule": str, "runs": list, "recipes": dict, "machine": str, "overrides": list}
+    for name, kind in typed.items():
+        if not isinstance(getattr(plan, name), kind):
+            raise CnnzooError(f"{file}: {name} must be a JSON {kind.__name__}, not {getattr(plan, name)!r}: fix it, or remove the plan")
+    for run, recipe in plan.recipes.items():
+        try:
+            Recipe.from_dict(recipe).validated()
+        except (CnnzooError, TypeError, AttributeError) as e:
+            raise CnnzooError(f"{file}: the recipe of run {run!r} is not valid ({e}): fix it, or remove the plan") from None
+    return plan
 
 
 def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, schedule: str | None,
@@ -175,10 +187,17 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     if epochs is not None and not epochs > 0 or not budget > 0 or limit is not None and limit < 1:
         raise CnnzooError("--epochs, --budget and --limit must be positive")
     out = Path(out or f"experiments/{name}")
-    plan = load_plan(out)
-    specs = select_runs(experiment, runs or (plan.runs if plan else None))
     world, _ = join(resolve_path("auto", train=True).device)
     log = log if world.main else (lambda *args, **kwargs: None)
+    with folder_lock(out, "sweep", log) if world.main else contextlib.nullcontext():  # one sweep per folder
+        return _sweep(experiment, data, out, epochs, schedule, runs, budget, limit, overrides, show_progress, world, log)
+
+
+def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs, budget, limit, overrides, show_progress,
+           world: World, log) -> dict:  # fmt: skip
+    name = experiment.name
+    plan = load_plan(out)
+    specs = select_runs(experiment, runs or (plan.runs if plan else None))
     if plan is not None:
         _check_same(plan, data, [s.name for s in specs], epochs, schedule, list(overrides))
         log(f"{name}: resuming the sweep in {out} ({plan.describe()})")

@@ -8,9 +8,11 @@ is `train_epoch` (steps, with mid-epoch checkpoints) then `validate`; `finish` w
 the summary. The resumable state is one object (`state.TrainState`); when to checkpoint or stop and
 what a NaN does are small policies (`policies.py`) the loop calls.
 """
+import contextlib
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from torch import nn
 from ..analysis.counting import meta_model
 from ..data import DataBundle
 from ..data.bundle import open_data
+from ..data.fingerprint import DataFiles
 from ..data.loaders import Batch, derived_seed
 from ..distributed import World, join
 from ..errors import CnnzooError
@@ -29,6 +32,7 @@ from ..evaluate import evaluate
 from ..execution import ExecPath, resolve_path
 from ..factory import create_model
 from ..fileio import atomic_write_text
+from ..folderlock import LOCK_FILE, folder_lock
 from ..models.base import AuxOutputs
 from ..progress import Progress
 from ..registry import model_info
@@ -58,6 +62,7 @@ class RunConfig:
     limit: int | None = None  # train on this many images only (stratified), for quick runs
     show_progress: bool | None = None  # None: on a terminal
     dry_run: bool = False  # check everything and say what would run; write nothing
+    restart: bool = False  # a run already in `out`: set its files aside (out/replaced-TIME/) and start a new one
     init: str | None = None  # start from pretrained weights: "torchvision", "timm", a file of theirs (a new classifier), or a cnnzoo run's
     num_classes: int | None = None  # with init: the classes the new classifier must have (checked against the data)
     log: object = print
@@ -120,11 +125,39 @@ class Clock:
 
 
 def train(config: RunConfig) -> RunResult:
-    run, state = setup(config)
-    announce(run)
+    """Train as `config` says, holding the run folder's lock (one process per folder) for the run's life."""
     if config.dry_run:
+        run, _ = setup(config)
+        announce(run)
         return RunResult([], {"model": config.model, "steps": run.total_steps, "epochs": run.epochs, "input_size": run.size}, run.out)
-    begin(run, state)
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun the first process holds the lock for all
+    out = Path(config.out)
+    before = set(out.iterdir()) if out.is_dir() else None
+    with folder_lock(out, "run", config.log) if main else contextlib.nullcontext():
+        state = None
+        try:
+            run, state = setup(config)
+            announce(run)
+            begin(run, state)
+            return _run(run, state)
+        except Exception:
+            started = state is not None and (state.step > 0 or run.resume)
+            if main and not started:  # a failed start leaves nothing behind
+                _remove_new_files(out, before)
+            raise
+
+
+def _remove_new_files(out: Path, before: set | None) -> None:
+    """A run that failed before its first step leaves the folder as it found it (a new folder: removed)."""
+    for f in (set(out.iterdir()) if out.is_dir() else set()) - (before or set()):
+        if f.is_file() and f.name != LOCK_FILE:
+            f.unlink(missing_ok=True)
+    if before is None and out.is_dir() and all(f.name == LOCK_FILE for f in out.iterdir()):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _run(run: Run, state: TrainState) -> RunResult:
+    """The epochs, from wherever `begin` left the state, then the final weights and summary."""
     clock = Clock(lr=run.recipe.lr)
     state.start_timer()
     while state.epoch < run.epochs and state.step < run.total_steps:
@@ -148,6 +181,10 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     if recipe.teacher and not Path(recipe.teacher).is_file():  # and a missing teacher (it is read once the data is known)
         raise CnnzooError(f"teacher={recipe.teacher!r}: no such file; name a trained run's model.safetensors or checkpoint.pt")
     out = Path(config.out)
+    if config.restart and config.resume:
+        raise CnnzooError("--restart starts a new run and --resume continues the old one: give one")
+    if config.restart and not config.dry_run and (out / "checkpoint.pt").exists():
+        _set_aside(out, config.log)
     resume = _check_run_folder(out, config.resume, config.dry_run)
     path = resolve_path(config.precision or recipe.precision, recipe.channels_last, compile=recipe.compile, train=True)
     world, device = join(path.device)
@@ -182,6 +219,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
         model, build_optimizer(model, recipe, recipe.lr, pretrained=bool(config.init)),
         torch.amp.GradScaler(path.device.split(":")[0], enabled=path.precision == "fp16"),
         EMA(model, recipe.ema_decay) if recipe.ema_decay else None,
+        data_files=DataFiles.of(source.paths) if source.paths else None, steps_per_epoch=steps_per_epoch,
     )  # fmt: skip
     meta = {
         "model": config.model, "model_options": options, "num_classes": data.num_classes, "init": config.init,
@@ -197,6 +235,20 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     return run, state
 
 
+RUN_FILES = ("checkpoint.pt", "model.safetensors", "recipe.json", "log.csv", "log.json", "summary.json", "curves.png", "confusion.png")
+
+
+def _set_aside(out: Path, log) -> None:
+    """The run in `out` moved whole into out/replaced-TIME/, so that a new run starts there and the old one's
+    files (its log above all) are never overwritten."""
+    aside = out / time.strftime("replaced-%Y%m%d-%H%M%S")
+    aside.mkdir()
+    for name in RUN_FILES:
+        if (out / name).exists():
+            (out / name).rename(aside / name)
+    log(f"the run that was in {out} is set aside in {aside}; a new run starts")
+
+
 def _fitting_batch(images: int) -> int:
     return max(1, 2 ** max(0, (images // 2).bit_length() - 1))  # a power of two, at most half the images
 
@@ -207,7 +259,8 @@ def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> b
     if resume == "auto":
         resume = checkpoint_file.exists()
     if checkpoint_file.exists() and not resume:
-        raise CnnzooError(f"{out} already holds a run: add --resume to continue it, or choose another --out")
+        raise CnnzooError(f"{out} already holds a run: add --resume to continue it, --restart to set it aside and start anew, "
+                          f"or choose another --out")  # fmt: skip
     if resume and not checkpoint_file.exists():
         raise CnnzooError(f"nothing to resume: no checkpoint at {checkpoint_file}")
     if dry_run:  # write nothing, but a folder that could not be written is refused as a real run would be
@@ -294,6 +347,7 @@ def begin(run: Run, state: TrainState) -> None:
     restarted job or a NaN rollback resumes from here)."""
     if run.resume:
         saved = state.load(run.checkpoint_file, run.meta, run.world)["recipe"]
+        check_same_data(run, state)
         run.log(f"resuming {run.out} at step {state.step:,} (epoch {state.epoch + 1}, batch {state.batch})")
         longer = {k: (saved.get(k), run.recipe.as_dict()[k]) for k in ("epochs", "iterations") if saved.get(k) != run.recipe.as_dict()[k]}
         if longer:
@@ -305,6 +359,26 @@ def begin(run: Run, state: TrainState) -> None:
     if run.world.main:
         atomic_write_text(run.out / "recipe.json", json.dumps(run.recipe.as_dict(), indent=1))
     state.save(run.checkpoint_file, run.meta, run.world)
+
+
+def check_same_data(run: Run, state: TrainState) -> None:
+    """A resume continues on the very files the run began on: refuse one whose data changed (added,
+    removed or resized files would move the seeded validation split and the epoch's length)."""
+    before, epoch_was = state.saved.get("data_files"), state.saved.get("steps_per_epoch")
+    where = f"{run.config.data} changed since {run.out} began"
+    fix = "resume on the data it trained on, or start a new run (--restart keeps the old one's files aside)"
+    if before is not None and state.data_files is not None:
+        changes = DataFiles.from_state(before).changes(state.data_files)
+        if changes["added"] or changes["removed"] or changes["modified"]:
+            raise CnnzooError(f"{where}: {changes['added']:,} files added, {changes['removed']:,} removed, {changes['modified']:,} "
+                              f"modified: {fix}")  # fmt: skip
+        if changes["touched"]:
+            run.log(f"{changes['touched']:,} data files have new modification times but the same paths and sizes (a fresh copy of "
+                    f"the same data): resuming")  # fmt: skip
+    elif before is None and epoch_was is None:
+        run.log(f"{run.checkpoint_file} records no list of its data files (written before cnnzoo kept one): not checked")
+    if epoch_was is not None and epoch_was != run.steps_per_epoch:
+        raise CnnzooError(f"{where}: an epoch was {epoch_was:,} steps and is now {run.steps_per_epoch:,}: {fix}")
 
 
 # -- an epoch: steps, then validation ----------------------------------------------------------------

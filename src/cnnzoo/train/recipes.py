@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, fields
 
 from ..data import DataOptions
+from ..data.transforms import AUGMENTATIONS
 from ..errors import InvalidOptionError
 from ..registry import model_info
 
@@ -78,11 +79,18 @@ class Recipe:
                 raise InvalidOptionError(f"recipe override {item!r} is not key=value (e.g. lr=0.05)")
             if key not in types or key == "name":
                 raise InvalidOptionError(f"unknown recipe field {key!r}; fields: {', '.join(n for n in types if n != 'name')}")
+            if key in values:
+                raise InvalidOptionError(f"recipe field {key} is given twice ({key}={values[key]!r} and {item}): give it once")
             values[key] = _parse(key, text, types[key])
         return self.override(**values).validated()
 
     def validated(self) -> "Recipe":
+        for f in fields(self):  # a hand-edited recipe.json or plan.json: the types first, then the values
+            kind = f.type.__name__ if isinstance(f.type, type) else str(f.type)
+            if not _of_type(getattr(self, f.name), kind):
+                raise InvalidOptionError(f"recipe {self.name}: {f.name} must be {_TYPE_WORDS.get(kind, kind)}, not {getattr(self, f.name)!r}")
         checks = [
+            (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
             (self.optimizer in ("sgd", "rmsprop", "adamw"), "optimizer must be sgd, rmsprop or adamw"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.lr > 0, "lr must be > 0"),
@@ -148,6 +156,26 @@ class Recipe:
 
 
 SCHEDULES = ("constant", "step", "multistep", "plateau", "cosine", "onecycle")
+_TYPE_WORDS = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string", "float | None": "a number or none",
+               "int | None": "an integer or none", "str | None": "a string or none", "bool | None": "true, false or none",
+               "tuple[float, ...]": "a list of numbers"}  # fmt: skip
+
+
+def _of_type(value, kind: str) -> bool:
+    """Whether `value` is of the field type `kind` (as a dataclass field's annotation reads)."""
+    if kind.endswith(" | None"):
+        return value is None or _of_type(value, kind[: -len(" | None")])
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind.startswith("tuple"):
+        return isinstance(value, tuple) and all(_of_type(v, "float") for v in value)
+    return True
 
 
 def _parse(key: str, text: str, kind) -> object:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.fingerprint import DataFiles
 from ..distributed import World
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .optim import EMA
@@ -75,6 +76,9 @@ class TrainState:
     rollbacks: int = 0  # NaN rollbacks in this process (not saved: a restarted job may roll back afresh)
     seconds: float = 0.0  # wall time of the run's kept work before this process's stretch (saved: a resumed run adds on)
     since: float | None = None  # perf_counter() when this process's stretch began (`start_timer`)
+    data_files: DataFiles | None = None  # what the run trains on, file by file (saved: a resume checks it)
+    steps_per_epoch: int | None = None  # the epoch the position counts in (saved: a resume checks it)
+    saved: dict = field(default_factory=dict)  # after `load`: the checkpoint's data files and epoch length
 
     def start_timer(self) -> None:
         self.since = time.perf_counter()
@@ -116,7 +120,8 @@ class TrainState:
             "ema": self.ema.state_dict() if self.ema else None, "rng": rngs[0], "rng_ranks": rngs,
             "position": {"step": self.step, "epoch": self.epoch, "batch": self.batch, "lr_scale": self.lr_scale,
                          "sums": dict(self.sums), "seconds": self.elapsed()},
-            "history": self.history,
+            "history": self.history, "steps_per_epoch": self.steps_per_epoch,
+            "data_files": self.data_files.state() if self.data_files is not None else None,
         }  # fmt: skip
 
     def save(self, file: Path, meta: dict, world: World) -> None:
@@ -152,4 +157,5 @@ class TrainState:
         self.seconds = float(position.get("seconds", 0.0))  # older checkpoints kept no time: counted from 0
         self.since = time.perf_counter() if self.since is not None else None
         self.history = ckpt["history"]
+        self.saved = {"steps_per_epoch": ckpt.get("steps_per_epoch"), "data_files": ckpt.get("data_files")}
         return ckpt["meta"]

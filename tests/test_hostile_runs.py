@@ -1,0 +1,155 @@
+"""Runs in hostile situations (issue 30): two processes on one folder, a resume on changed data, hand-edited
+JSON, a failed start, unknown settings. Each is refused with one line naming the problem, or handled."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnzoo.errors import CnnzooError
+from cnnzoo.evaluate import _Accumulator
+from cnnzoo.execution import BF16_ENV, cpu_has_fast_bf16
+from cnnzoo.experiments.runner import load_plan
+from cnnzoo.folderlock import FolderInUseError, folder_lock
+from cnnzoo.train import RunConfig, get_recipe, train
+from cnnzoo.train import loop as train_loop
+from conftest import ROOT
+
+TINY = get_recipe("short").parse_overrides(["batch_size=8", "epochs=2", "val_size=8", "workers=0"])
+
+
+def _folder_data(root, per_class=16, classes=("a", "b")):
+    """An ImageNet-layout folder of small random PNGs: train/<class>/*.png."""
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / "train" / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(root / "train" / c / f"{i}.png")
+    return root
+
+
+def _config(data, out, **kw):
+    return RunConfig("resnet20", str(data), TINY, out, log=lambda *a, **k: None, **kw)
+
+
+# -- one process per folder ----------------------------------------------------------------------------
+
+
+def test_a_second_process_on_a_run_folder_is_refused_and_a_dead_holders_lock_recovered(tmp_path):
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", f"from cnnzoo.folderlock import folder_lock\nimport time\n"
+                               f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FolderInUseError, match=rf"in use by another cnnzoo run \(process {holder.pid} on"):
+            train(_config("digits", out, max_steps=1))
+        assert not (out / "checkpoint.pt").exists()
+    finally:
+        holder.kill()  # SIGKILL: no release, the lock file still names it
+        holder.wait()
+    lines = []
+    with pytest.raises(train_loop.StopRequested):
+        train(RunConfig("resnet20", "digits", TINY, out, max_steps=1, log=lines.append))
+    assert any(f"recovered the lock of a run that ended without releasing it (process {holder.pid}" in line for line in lines)
+
+
+def test_a_sweep_folder_is_locked_too(tmp_path):
+    from cnnzoo.experiments import reproduce
+
+    with folder_lock(tmp_path / "sweep", "sweep"):
+        with pytest.raises(FolderInUseError, match="in use by another cnnzoo sweep"):
+            reproduce("se-cifar", "digits", tmp_path / "sweep", epochs=1, runs=["resnet20"], limit=64, log=lambda *a: None)
+
+
+# -- a resume sees the data it trained on --------------------------------------------------------------
+
+
+def test_a_resume_on_changed_data_is_refused_and_restart_sets_the_old_run_aside(tmp_path):
+    data, out = _folder_data(tmp_path / "data"), tmp_path / "run"
+    with pytest.raises(train_loop.StopRequested):
+        train(_config(data, out, max_steps=1))
+    log_before = (out / "checkpoint.pt").read_bytes()
+    _folder_data(data, per_class=20, classes=("a",))  # 4 images added to one class
+    (data / "train" / "b" / "0.png").unlink()
+    (data / "train" / "b" / "1.png").write_bytes((data / "train" / "b" / "1.png").read_bytes() + b"\0")
+    with pytest.raises(CnnzooError, match=r"changed since .* began: 4 files added, 1 removed, 1 modified: .*--restart"):
+        train(_config(data, out, resume=True))
+    assert (out / "checkpoint.pt").read_bytes() == log_before  # nothing rewritten
+    with pytest.raises(train_loop.StopRequested):
+        train(_config(data, out, restart=True, max_steps=1))
+    aside = [p for p in out.iterdir() if p.name.startswith("replaced-")]
+    assert len(aside) == 1 and (aside[0] / "checkpoint.pt").read_bytes() == log_before
+
+
+def test_a_resume_on_a_fresh_copy_of_the_same_files_goes_on(tmp_path):
+    data, out = _folder_data(tmp_path / "data"), tmp_path / "run"
+    with pytest.raises(train_loop.StopRequested):
+        train(_config(data, out, max_steps=1))
+    later = time.time() + 100
+    for f in (data / "train").rglob("*.png"):
+        os.utime(f, (later, later))
+    lines = []
+    with pytest.raises(train_loop.StopRequested):
+        train(RunConfig("resnet20", str(data), TINY, out, resume=True, max_steps=2, log=lines.append))
+    assert any("32 data files have new modification times but the same paths and sizes" in line for line in lines)
+
+
+# -- hand-edited files, failed starts, settings ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("edit, message", [({"lr": "nan"}, "lr must be a number, not 'nan'"), ({"epochs": True}, "epochs must be a number"),
+                                           ({"augment": 7}, "augment must be a string")])  # fmt: skip
+def test_a_hand_edited_plan_is_refused_naming_the_field(tmp_path, edit, message):
+    plan = {"experiment": "se-cifar", "data": "digits", "schedule": "converged", "epochs": 1, "budget_minutes": None, "runs": ["r"],
+            "recipes": {"r": {**TINY.as_dict(), **edit}}, "limit": None, "machine": "x", "overrides": []}  # fmt: skip
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    with pytest.raises(CnnzooError, match=f"plan.json: the recipe of run 'r' is not valid .*{message}"):
+        load_plan(tmp_path)
+    (tmp_path / "plan.json").write_text(json.dumps({**plan, "runs": "r", "recipes": {}}))
+    with pytest.raises(CnnzooError, match="runs must be a JSON list"):
+        load_plan(tmp_path)
+    (tmp_path / "plan.json").write_text("[1, 2")
+    with pytest.raises(CnnzooError, match="cannot read .*plan.json"):
+        load_plan(tmp_path)
+
+
+def test_a_failed_start_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("the first step fails")
+
+    monkeypatch.setattr(train_loop, "train_step", broken)
+    with pytest.raises(RuntimeError, match="the first step fails"):
+        train(_config("digits", tmp_path / "new"))
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError):
+        train(_config("digits", tmp_path / "old"))
+    assert sorted(p.name for p in (tmp_path / "old").iterdir() if p.name != ".lock") == ["notes.txt"]
+
+
+def test_dry_run_refuses_what_the_real_run_would(tmp_path):
+    with pytest.raises(CnnzooError, match="augment must be one of"):
+        train(RunConfig("resnet20", "digits", TINY.parse_overrides(["augment=bogus"]), tmp_path / "r", dry_run=True))
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(CnnzooError, match="lr is given twice"):
+        TINY.parse_overrides(["lr=0.1", "lr=0.2"])
+
+
+def test_an_unknown_bf16_setting_is_an_error_naming_the_allowed_values(monkeypatch):
+    monkeypatch.setenv(BF16_ENV, "maybe")
+    with pytest.raises(CnnzooError, match=r"CNNZOO_CPU_BF16='maybe': set it to 1 .* 0 .* or auto"):
+        cpu_has_fast_bf16()
+
+
+def test_a_class_without_images_has_no_accuracy_not_zero():
+    acc = _Accumulator(3)
+    acc.add(torch.tensor([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]]), torch.tensor([0, 0]))
+    per_class = acc.metrics().per_class_accuracy
+    assert per_class[0] == 50.0 and all(np.isnan(per_class[1:]))
