@@ -2,6 +2,7 @@
 really equal, schedules scaled as the papers' milestones say, and a sweep run end to end on a tiny
 budget, stopped mid-sweep and resumed to the results of an unbroken one. No test trains for minutes."""
 import json
+import shutil
 
 import pytest
 import torch
@@ -130,7 +131,7 @@ class Stop(Exception):
 @pytest.mark.heavy(12)
 def test_a_sweep_stopped_midway_resumes_to_the_unbroken_sweeps_results(tmp_path, monkeypatch):
     whole = _sweep(tmp_path / "whole")
-    assert [r["status"] for r in whole["runs"]] == ["done", "done"] and whole["schedule"] == "1 epoch each"
+    assert [r["status"] for r in whole["runs"]] == ["done", "done"] and whole["schedule"] == "the short recipe for 1 epoch each, in every run (not the papers' schedule)"
     for name in ("results.md", "results.json", "bars.png", "plan.json"):
         assert (tmp_path / "whole" / name).is_file(), name
     assert whole["runs"][1]["params"] - whole["runs"][0]["params"] == 2_373  # SE's extra parameters, from the analyzer
@@ -149,18 +150,27 @@ def test_a_sweep_stopped_midway_resumes_to_the_unbroken_sweeps_results(tmp_path,
     monkeypatch.setattr(loop, "lr_factor", factor)
     assert (tmp_path / "parts" / "runs" / "resnet20" / "summary.json").is_file()
     assert not (tmp_path / "parts" / "runs" / "se-resnet20" / "summary.json").is_file()
-    parts = _sweep(tmp_path / "parts")
+    assert (tmp_path / "parts" / "runs" / "se-resnet20" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "parts" / "runs" / "resnet20" / "checkpoint.pt").exists()  # a finished run keeps no checkpoint
+    # what a commit carries to another machine: the folder without its lock, resumed from the committed checkpoint
+    shutil.copytree(tmp_path / "parts", tmp_path / "moved", ignore=shutil.ignore_patterns(".lock"))
+    shutil.rmtree(tmp_path / "parts")
+    parts = _sweep(tmp_path / "moved")
     for run in ("resnet20", "se-resnet20"):
-        a, b = (load_file(tmp_path / sweep / "runs" / run / "model.safetensors") for sweep in ("whole", "parts"))
+        a, b = (load_file(tmp_path / sweep / "runs" / run / "model.safetensors") for sweep in ("whole", "moved"))
         assert all(torch.equal(a[k], b[k]) for k in a), run
+        assert not (tmp_path / "moved" / "runs" / run / "checkpoint.pt").exists()
+        assert (tmp_path / "moved" / "runs" / run / "predictions.npz").is_file()
+    verdicts = [c["verdict"] for c in parts["checks"]]
+    assert verdicts and set(verdicts) <= {"shown", "not shown", "contradicted"}
     drop = lambda rows: [{k: v for k, v in r.items() if k != "minutes"} for r in rows]  # noqa: E731
     assert drop(parts["runs"]) == drop(whole["runs"])
     with pytest.raises(CnnzooError, match=r"planned otherwise \(epochs 1 -> 2\)"):
-        reproduce("se-cifar", "digits", tmp_path / "parts", epochs=2, log=lambda *a: None)
+        reproduce("se-cifar", "digits", tmp_path / "moved", epochs=2, log=lambda *a: None)
     # the recipe changes are the plan's too: recorded, shown, and not silently swapped on a resume
     assert whole["overrides"] == TINY and f"`{' '.join(TINY)}`" in (tmp_path / "whole" / "results.md").read_text()
     with pytest.raises(CnnzooError, match=r"planned otherwise \(overrides .* -> \['lr=0.5'\]\)"):
-        reproduce("se-cifar", "digits", tmp_path / "parts", overrides=["lr=0.5"], log=lambda *a: None)
+        reproduce("se-cifar", "digits", tmp_path / "moved", overrides=["lr=0.5"], log=lambda *a: None)
 
 
 @pytest.mark.heavy(8)
@@ -178,4 +188,6 @@ def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path):
             wrong += (probs.argmax(1) != batch.labels).sum().item()
             total += len(batch.labels)
     assert rows["ensemble of 2 (averaged softmax)"][0] == pytest.approx(100 * wrong / total)
-    assert "ensemble below every member" in (tmp_path / "results.md").read_text()
+    text = (tmp_path / "results.md").read_text()
+    assert "ensemble < best member (seed" in text and "flip TTA" in text and "held" not in text
+    assert {c["verdict"] for c in result["checks"]} <= {"shown", "not shown", "contradicted"}

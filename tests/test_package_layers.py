@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cnnzoo"
 
 # floor of each top-level module or subpackage of cnnzoo
 FLOORS = {
-    "errors": 0, "fileio": 0, "progress": 0, "distributed": 0, "accuracy": 0, "published": 0,
+    "errors": 0, "fileio": 0, "progress": 0, "distributed": 0, "accuracy": 0, "published": 0, "untrusted": 0, "folderlock": 0,
     "layers": 1, "registry": 1, "execution": 2,
     "models": 3,
     "analysis": 4, "data": 4, "interop": 4,

@@ -23,7 +23,7 @@ from .evaluate import DENSE_SCALES, plot_confusion
 from .evaluation import EvalOptions, calibration_images, evaluate_checkpoints, evaluate_published
 from .execution import PRECISIONS, default_path, resolve_path
 from .experiments import EXPERIMENTS, estimate, get_experiment, reproduce
-from .experiments.runner import SCHEDULES
+from .experiments.runner import CONVERGED_EPOCHS, SCHEDULES
 from .experiments.schedule import machine
 from .export import FORMATS, ExportedModel, export_model, is_exported
 from .interop.keras_layouts import KERAS_APPS
@@ -378,8 +378,8 @@ def _list_experiments(name: str | None) -> None:
             rows.append((s.name + (" (optional)" if s.optional else ""), s.model, paper_value, f"{minutes:.2f}",
                          f"{epochs:.0f} epochs, {minutes * epochs / 60:.1f} h"))  # fmt: skip
         print("\n".join("  " + line for line in columns(rows, "llrrr").splitlines()))
-        print(f"  all default runs: {per_epoch:.1f} min per epoch here; the paper's schedule {paper / 60:.1f} h; "
-              f"a 120-minute budget buys {max(1, int(120 // per_epoch)) if per_epoch else '-'} epochs each\n")  # fmt: skip
+        print(f"  all default runs: {per_epoch:.1f} min per epoch here; the converged schedule ({CONVERGED_EPOCHS} epochs) "
+              f"{per_epoch * CONVERGED_EPOCHS / 60:.1f} h; the paper's {paper / 60:.1f} h\n")  # fmt: skip
     print(f"measured on {machine()} (a training step of each run, cached); run one: cnnzoo reproduce NAME --data CIFAR10")
 
 
@@ -504,8 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="the experiments, their runs and their measured cost here")
     p.add_argument("--data", help="CIFAR-10: a folder of train/<class>/ images or cifar-10-batches-py (default $CNNZOO_CIFAR10)")
     p.add_argument("--out", help="the sweep's folder (default experiments/NAME)")
-    p.add_argument("--epochs", type=float, help="train every run this many epochs (the schedule's milestones scaled)")
-    p.add_argument("--schedule", choices=SCHEDULES, help="paper: each recipe's own length; budget (default): --budget minutes")
+    p.add_argument("--epochs", type=float, help="train every run this many epochs (converged: 30; paper/budget: the paper's "
+                   "recipe with its milestones scaled)")
+    p.add_argument("--schedule", choices=SCHEDULES, help="converged (default): the short recipe for 30 epochs in every run (a "
+                   "deviation from the papers that converges on 2 cores); paper: each paper's recipe and length; budget: the "
+                   "paper's recipe scaled to --budget minutes")  # fmt: skip
     p.add_argument("--budget", type=float, default=120, help="minutes for the whole sweep with --schedule budget (default 120)")
     p.add_argument("--runs", nargs="+", help="only these runs (optional ones, such as resnet1202, only when named)")
     p.add_argument("--limit", type=int, help="train on this many images only (a quick check)")

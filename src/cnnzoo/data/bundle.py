@@ -153,6 +153,7 @@ class DataSource:
     val_images: tuple[torch.Tensor, torch.Tensor] | None = None  # the val split where the data have one
     files: tuple[ImageList, ImageList | None] | None = None  # streamed: train and val (or None)
     paths: list[str] = field(default_factory=list)  # every file the data were read from (none for built-in data)
+    root: str = ""  # the folder `paths` are under
 
     @property
     def image_size(self) -> int | None:
@@ -180,7 +181,7 @@ def open_data(spec: str, strict: bool = False) -> DataSource:
     if is_cifar_batches(batches):
         images, labels, names = load_cifar_batches(batches, "train")
         return DataSource(names, names, stats, f"CIFAR-10 python batches at {batches}", (images, labels),
-                          paths=[str(batches / f"data_batch_{i}") for i in range(1, 6)])  # fmt: skip
+                          paths=[str(batches / f"data_batch_{i}") for i in range(1, 6)], root=str(batches))  # fmt: skip
     train = imagenet_split(root, "train")
     has_val = (root / "val").is_dir() or (root / "ILSVRC" / "Data" / "CLS-LOC" / "val").is_dir()
     val = imagenet_split(root, "val").labelled_by(train.classes, train.class_names, f"the val split of {root}") if has_val else None
@@ -189,8 +190,8 @@ def open_data(spec: str, strict: bool = False) -> DataSource:
     decoded = decode_all(train, strict, stats)
     if decoded is not None:
         val_decoded = decode_all(val, strict, stats) if val is not None else None
-        return DataSource(train.classes, train.class_names, stats, where, decoded, val_decoded, paths=paths)
-    return DataSource(train.classes, train.class_names, stats, where, files=(train, val), paths=paths)
+        return DataSource(train.classes, train.class_names, stats, where, decoded, val_decoded, paths=paths, root=str(root))
+    return DataSource(train.classes, train.class_names, stats, where, files=(train, val), paths=paths, root=str(root))
 
 
 def load_data(spec: str, opts: DataOptions = DataOptions()) -> DataBundle:

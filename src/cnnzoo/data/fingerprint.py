@@ -23,11 +23,13 @@ class DataFiles:
     mtimes: torch.Tensor
 
     @classmethod
-    def of(cls, paths: list[str]) -> "DataFiles":
+    def of(cls, paths: list[str], root: str | os.PathLike) -> "DataFiles":
+        """The files `paths`, named relative to the data's `root` (the same data under another path, or on
+        another machine, is the same data)."""
         rows = []
         for p in paths:
             st = os.stat(p)
-            rows.append((_hash(str(p)), st.st_size, st.st_mtime_ns))
+            rows.append((_hash(os.path.relpath(p, root)), st.st_size, st.st_mtime_ns))
         rows.sort()
         t = torch.tensor(rows, dtype=torch.int64).reshape(-1, 3)
         return cls(t[:, 0].contiguous(), t[:, 1].contiguous(), t[:, 2].contiguous())

@@ -92,6 +92,11 @@ class MemoryLoader:
     def num_images(self) -> int:
         return len(self.labels)
 
+    def in_order(self, batch_size: int = 500) -> "MemoryLoader":
+        """These images once each, in order, unaugmented (a clean pass over the training images)."""
+        return MemoryLoader(self.images, self.labels, batch_size, "none", shuffle=False, drop_last=False, seed=self.seed,
+                            size=self.size, mean=self.mean, std=self.std)  # fmt: skip
+
     @property
     def normalization(self) -> dict:
         """The training data's statistics the images are normalised with (per channel, or per pixel)."""

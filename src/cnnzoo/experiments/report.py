@@ -5,9 +5,14 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import numpy as np
+
 from ..analysis import analyze
+from ..errors import CnnzooError
 from ..fileio import atomic_path, atomic_write_text, read_json
+from ..train.predictions import predictions_from_weights, read_predictions
 from .definitions import Experiment, RunSpec
+from .verdicts import Verdict, judge, plot_verdicts, seed_spread
 
 
 def _commit() -> str | None:
@@ -47,40 +52,61 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
     return row
 
 
-def check(experiment: Experiment, rows: dict[str, dict]) -> list[dict]:
-    """The experiment's claims, each held or not by the finished runs (or pending)."""
-    results = []
+def _mistakes(folder: Path, limit: int | None) -> dict[str, np.ndarray] | None:
+    """A finished run's per-image mistakes by split ("val", "train"): from its predictions.npz, made from its
+    weights where it has those but not the file; None where it has neither (a run of before)."""
+    answers = read_predictions(folder)
+    if answers is None and (folder / "model.safetensors").is_file():
+        predictions_from_weights(folder, limit)
+        answers = read_predictions(folder)
+    if answers is None:
+        return None
+    out = {"labels": answers["val_labels"], "val": answers["val_predicted"] != answers["val_labels"]}
+    if "train_labels" in answers:
+        out["train"] = answers["train_predicted"] != answers["train_labels"]
+    return out
+
+
+def judge_claims(experiment: Experiment, rows: dict[str, dict], out: Path, limit: int | None = None) -> list[Verdict]:
+    """The experiment's claims, each judged on the finished runs' per-image mistakes (`verdicts.py`)."""
+    done = {name for name, r in rows.items() if r.get("status") == "done"}
+    mistakes = {name: _mistakes(out / "runs" / name, limit) for name in done}
+    replicates: dict[tuple, list[float]] = {}
+    for name in done:  # several seeds of one configuration: their spread widens every interval
+        r = rows[name]
+        replicates.setdefault((r["model"], json.dumps(r["options"], sort_keys=True)), []).append(r["val_top1_error"])
+    seed_sd = seed_spread(replicates)
+    verdicts = []
     for a, relation, b, measure in experiment.checks:
         if a not in rows or b not in rows:  # a run this sweep does not train
             continue
-        ra, rb = rows[a], rows[b]
-        if ra.get("status") != "done" or rb.get("status") != "done":
-            results.append({"claim": f"{a} {relation} {b} in {measure}", "held": None})
-            continue
-        va, vb = ra[measure], rb[measure]
-        held = va > vb if relation == ">" else va < vb
-        results.append({"claim": f"{a} {relation} {b} in {measure}", "held": held, "values": [va, vb]})
-    return results
+        split = "train" if measure.startswith("train") else "val"
+        claim = f"{a} {relation} {b} in {measure}"
+        ma, mb = mistakes.get(a), mistakes.get(b)
+        if ma is not None and mb is not None and not np.array_equal(ma["labels"], mb["labels"]):
+            raise CnnzooError(f"{claim}: the two runs were validated on different images (another split): they cannot be paired")
+        wa, wb = (m.get(split) if m is not None else None for m in (ma, mb))
+        verdicts.append(judge(claim, relation, wa, wb, seed_sd, finished=a in done and b in done))
+    return verdicts
 
 
-def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None = None) -> dict:
+def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None = None, ensemble_verdicts: list[Verdict] | None = None) -> dict:
     specs = [experiment.run(name) for name in plan.runs]
     rows = {s.name: run_row(s, plan.recipes[s.name], out / "runs" / s.name) for s in specs}
     results = {
         "experiment": experiment.name, "title": experiment.title, "paper": experiment.paper.cite(), "where": experiment.where,
         "claim": experiment.claim, "note": experiment.note, "schedule": plan.describe(), "data": plan.data,
-        "machine": plan.machine, "overrides": plan.overrides, "commit": _commit(), "runs": list(rows.values()), "checks": check(experiment, rows),
+        "machine": plan.machine, "overrides": plan.overrides, "commit": _commit(), "runs": list(rows.values()),
+        "checks": [v.as_dict() for v in judge_claims(experiment, rows, out, plan.limit) + (ensemble_verdicts or [])],
         "reference": [[what, {"value": n.value, "where": n.where, "what": n.what}] for what, n in experiment.reference],
     }  # fmt: skip
     if ensemble is not None:
         results["ensemble"] = ensemble
-        members, together = [r[1] for r in ensemble["rows"][:-2]], ensemble["rows"][-1][1]
-        results["checks"].append({"claim": "the ensemble below every member in val_top1_error", "held": together < min(members),
-                                  "values": [together, min(members)]})  # fmt: skip
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     atomic_write_text(out / "results.md", markdown(results))
     if any(r["status"] != "not started" for r in rows.values()):
         plot(experiment, results, out)
+    plot_verdicts([Verdict(**c) for c in results["checks"]], out / "verdicts.png", f"{experiment.title}: the claims, judged")
     return results
 
 
@@ -116,11 +142,13 @@ def markdown(results: dict) -> str:
         for name, plain, flipped in e["rows"]:
             lines.append(f"| {name} | {_pct(plain)} | {_pct(flipped)} |")
     if results["checks"]:
-        lines += ["", "Claims, on our runs:", ""]
-        for c in results["checks"]:
-            verdict = "pending" if c["held"] is None else ("held" if c["held"] else "did NOT hold")
-            values = f" ({c['values'][0]:.2f} vs {c['values'][1]:.2f})" if c.get("values") else ""
-            lines.append(f"- {c['claim']}: {verdict}{values}")
+        lines += ["", "Claims, judged on our runs (shown: the 95% interval of the difference excludes 0 on the claimed side; "
+                  "not shown: it contains 0; contradicted: it excludes 0 on the other side; pending a re-run: the runs finished "
+                  "before runs saved their per-image predictions):", ""]  # fmt: skip
+        lines += [f"- {Verdict(**c).line()}" for c in results["checks"]]
+        if any(c.get("difference") is not None and not c.get("seed_sd") for c in results["checks"]):
+            lines += ["", "One seed per run: the intervals cover the sampling of the validation images, not the seed-to-seed spread; "
+                      "the errors in the verdicts are the final weights re-evaluated in fp32 (the table's are the run's own path)."]  # fmt: skip
     if results["note"]:
         lines += ["", results["note"]]
     return "\n".join(lines) + "\n"

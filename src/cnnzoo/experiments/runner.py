@@ -21,7 +21,7 @@ from ..data.bundle import open_data
 from ..data.loaders import Batch
 from ..distributed import World, join
 from ..errors import CnnzooError
-from ..evaluate import evaluate
+from ..evaluate import probabilities
 from ..evaluation import load_checkpoints, shared_data
 from ..execution import ExecPath, resolve_path
 from ..fileio import atomic_write_text, read_json
@@ -31,6 +31,7 @@ from ..train.recipes import Recipe
 from .definitions import EXPERIMENTS, Experiment, RunSpec
 from .report import write_results
 from .schedule import CIFAR_TRAIN, epoch_minutes, machine, paper_epochs, scaled
+from .verdicts import Verdict, judge, seed_spread
 
 SCHEDULES = ("converged", "paper", "budget")
 # The sweeps' default: the `short` recipe (Nesterov SGD, a one-epoch warm-up, then a linear fall to zero; label
@@ -59,9 +60,9 @@ class Plan:
     def describe(self) -> str:
         if self.schedule == "paper":
             return "the paper's schedule"
-        if self.schedule == "converged":
-            return f"the {CONVERGED_RECIPE} recipe for {self.epochs:g} epochs each, in every run (not the papers' schedule)"
         what = f"{self.epochs:g} epoch{'' if self.epochs == 1 else 's'} each"
+        if self.schedule == "converged":
+            return f"the {CONVERGED_RECIPE} recipe for {what}, in every run (not the papers' schedule)"
         return f"{what}, a budget of {self.budget_minutes:g} minutes here" if self.schedule == "budget" else what
 
 
@@ -210,7 +211,7 @@ def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs,
         if world.main:
             write_results(experiment, plan, out)
     if experiment.ensemble and world.main:
-        write_results(experiment, plan, out, evaluate_ensemble(out, plan))
+        write_results(experiment, plan, out, *evaluate_ensemble(out, plan))
     return json.loads((out / "results.json").read_text()) if world.main else {}
 
 
@@ -220,20 +221,35 @@ def _flipped(batches):
         yield Batch(torch.stack([batch.images, batch.images.flip(-1)], 1), batch.labels)
 
 
-def evaluate_ensemble(out: Path, plan: Plan) -> dict:
+@torch.no_grad()
+def evaluate_ensemble(out: Path, plan: Plan) -> tuple[dict, list[Verdict]]:
     """Each member's validation error, their mean, and the ensemble's (averaged softmax), each with and
-    without flip test-time augmentation; in fp32, on the runs' own validation split."""
+    without flip test-time augmentation; in fp32, on the runs' own validation split. With the verdicts on
+    "the ensemble below its best member", one view and with flips, from the per-image answers."""
     files = [out / "runs" / name / "model.safetensors" for name in plan.runs]
     models, metas = load_checkpoints(files)
     data = shared_data(files, metas)
     path = ExecPath("cpu", "fp32")
-    plain, ensemble = evaluate(models, data.val.batches(), data.num_classes, path)
-    flipped, ensemble_flipped = evaluate(models, _flipped(data.val.batches()), data.num_classes, path)
-    rows = [[name, a.top1_error, b.top1_error] for name, a, b in zip(plan.runs, plain, flipped)]
-    rows.append(["mean of the members", sum(m.top1_error for m in plain) / len(plain), sum(m.top1_error for m in flipped) / len(flipped)])
-    if ensemble is not None:
-        rows.append([f"ensemble of {len(models)} (averaged softmax)", ensemble.top1_error, ensemble_flipped.top1_error])
-    return {"rows": rows, "images": plain[0].count}
+    wrong = {}  # view -> (each member's per-image mistakes, the ensemble's)
+    for view, batches in (("one view", data.val.batches()), ("flip TTA", _flipped(data.val.batches()))):
+        members, together = [[] for _ in models], []
+        for batch in batches:
+            probs = [probabilities(m, batch.images, path) for m in models]
+            for mistakes, p in zip(members, probs):
+                mistakes.append(p.argmax(1) != batch.labels)
+            together.append((sum(probs) / len(probs)).argmax(1) != batch.labels)
+        wrong[view] = [torch.cat(m).numpy() for m in members], torch.cat(together).numpy()
+    error = lambda w: 100 * float(w.mean())  # noqa: E731
+    (plain, ens), (flipped, ens_flipped) = wrong["one view"], wrong["flip TTA"]
+    rows = [[name, error(a), error(b)] for name, a, b in zip(plan.runs, plain, flipped)]
+    rows.append(["mean of the members", sum(map(error, plain)) / len(plain), sum(map(error, flipped)) / len(flipped)])
+    rows.append([f"ensemble of {len(models)} (averaged softmax)", error(ens), error(ens_flipped)])
+    seed_sd = seed_spread({"members": [error(a) for a in plain]})
+    verdicts = []
+    for view, (members, together) in wrong.items():
+        best = min(range(len(members)), key=lambda i: members[i].mean())
+        verdicts.append(judge(f"ensemble < best member ({plan.runs[best]}) in val_top1_error, {view}", "<", together, members[best], seed_sd))
+    return {"rows": rows, "images": len(ens)}, verdicts
 
 
 def _shared(plan: Plan | None, out: Path, world: World) -> Plan:
@@ -248,6 +264,8 @@ def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, wor
     folder = out / "runs" / spec.name
     if (folder / "summary.json").is_file():
         log(f"{spec.name}: done before ({folder / 'summary.json'})")
+        if world.main:
+            (folder / "checkpoint.pt").unlink(missing_ok=True)
         return
     recipe = Recipe.from_dict(plan.recipes[spec.name])
     log(f"{spec.name}: {spec.model}{' ' + json.dumps(spec.options) if spec.options else ''}, {recipe.name} recipe "
@@ -256,6 +274,8 @@ def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, wor
     try:
         train(RunConfig(spec.model, plan.data, recipe, folder, dict(spec.options), resume="auto", limit=plan.limit,
                         show_progress=show_progress, log=log))  # fmt: skip
+        if world.main:  # done: its weights and predictions stay (committed); the checkpoint that carried it across sessions goes
+            (folder / "checkpoint.pt").unlink(missing_ok=True)
     finally:
         if world.main and folder.is_dir():  # wall minutes over every invocation (a `kill` too; SIGKILL aside)
             file = folder / "minutes.json"

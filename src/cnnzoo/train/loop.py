@@ -40,6 +40,7 @@ from .distill import Teacher, distillation_loss
 from .logs import plot_curves, write_logs
 from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
 from .policies import Cadence, Diverged, NanPolicy, StopRequested, TrainingDiverged
+from .predictions import write_predictions
 from .recipes import Recipe
 from .schedule import lr_factor
 from .state import TrainState
@@ -219,7 +220,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
         model, build_optimizer(model, recipe, recipe.lr, pretrained=bool(config.init)),
         torch.amp.GradScaler(path.device.split(":")[0], enabled=path.precision == "fp16"),
         EMA(model, recipe.ema_decay) if recipe.ema_decay else None,
-        data_files=DataFiles.of(source.paths) if source.paths else None, steps_per_epoch=steps_per_epoch,
+        data_files=DataFiles.of(source.paths, source.root) if source.paths else None, steps_per_epoch=steps_per_epoch,
     )  # fmt: skip
     meta = {
         "model": config.model, "model_options": options, "num_classes": data.num_classes, "init": config.init,
@@ -500,6 +501,7 @@ def finish(run: Run, state: TrainState, clock: Clock) -> RunResult:
     }  # fmt: skip
     if run.world.main:
         save_weights(run.out / "model.safetensors", final_model, run.meta)
+        write_predictions(run.out, final_model, run.data, run.path.device)  # per image: claims are judged on them
         write_logs(run.out, history)  # again: a run killed while writing them, then resumed at its end
         atomic_write_text(run.out / "summary.json", json.dumps(final, indent=1))
     run.world.barrier()
