@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PY)
 # scikit-learn's bundled digits for about a minute, evaluate it, show its cost, draw the plots.
 demo: $(STAMP)
 	rm -rf runs/demo
-	$(VENV)/bin/cnnzoo train resnet20 --data digits --recipe short epochs=8 --out runs/demo
+	$(VENV)/bin/cnnzoo train resnet20 --data digits --recipe demo --out runs/demo
 	$(VENV)/bin/cnnzoo eval --checkpoint runs/demo/model.safetensors
 	$(VENV)/bin/cnnzoo summary resnet20 --depth 2
 	$(VENV)/bin/cnnzoo compare resnet20 resnet56 resnet110 mobilenet_v2 resnet50 vgg16 --plot runs/demo/compare.png

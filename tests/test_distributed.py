@@ -70,15 +70,12 @@ def test_distributed_evaluation_counts_every_image_once(tmp_path, nproc):
 
 
 @pytest.mark.heavy(72)
-def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, cifar10_root):
-    """ResNet-20 on 3,000 shared CIFAR-10 images for two epochs, global batch 64, in 1 and in 2 processes.
-    The batches and their augmentation are identical; BatchNorm normalises over each process's 32
-    images instead of 64 (SyncBatchNorm is CUDA-only), so the runs agree within a tolerance: 0.05 of
-    training loss in each epoch, 3 points of validation top-1 error on the 5,000 held-out images.
-    (A modest lr keeps so short a run out of the chaotic regime where any change, even the order
-    of a sum, moves the result by more than that.)"""
-    args = ["-m", "cnnzoo", "train", "resnet20", "--data", str(cifar10_root), "--recipe", "short", "epochs=2", "warmup=0",
-            "lr=0.05", "batch_size=64", "--limit", "3000"]  # fmt: skip
+def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
+    """ResNet-20 on the digits with the demo's recipe at global batch 64 (4 epochs of 25 steps), in 1 and in 2
+    processes. The batches are identical; BatchNorm normalises over each process's 32 images instead of 64
+    (SyncBatchNorm is CUDA-only), so the runs agree within a tolerance: 0.1 of training loss in each epoch,
+    and both learn (under 10% validation error, chance 90%) to within 3 points (5 of the 179 images)."""
+    args = ["-m", "cnnzoo", "train", "resnet20", "--data", "digits", "--recipe", "demo", "epochs=4", "lr=0.1", "batch_size=64"]
     one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")], capture_output=True, text=True,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert one.returncode == 0, one.stderr[-2000:]
@@ -87,7 +84,7 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, cifar
     assert two.stdout.count("epoch 1:") == 1  # rank 0 alone logs
     a, b = (json.loads((tmp_path / run / "summary.json").read_text()) for run in ("one", "two"))
     la, lb = (json.loads((tmp_path / run / "log.json").read_text()) for run in ("one", "two"))
-    assert (a["processes"], b["processes"], a["steps"], b["steps"]) == (1, 2, 92, 92)
-    assert all(abs(ea["train_loss"] - eb["train_loss"]) < 0.05 for ea, eb in zip(la, lb))
+    assert (a["processes"], b["processes"], a["steps"], b["steps"]) == (1, 2, 100, 100)
+    assert all(abs(ea["train_loss"] - eb["train_loss"]) < 0.1 for ea, eb in zip(la, lb))
+    assert a["val_top1_error"] < 10 and b["val_top1_error"] < 10  # both learned (chance: 90%)
     assert abs(a["val_top1_error"] - b["val_top1_error"]) < 3
-    assert a["val_top1_error"] < 80 and b["val_top1_error"] < 80  # both learned (chance: 90%)

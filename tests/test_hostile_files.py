@@ -93,6 +93,21 @@ def _pt2_attacks(marker):
     ]
 
 
+PREFIXES = ("tensor_", "weight_", "custom_obj_", "opaque_obj_")
+
+
+@pytest.mark.parametrize("config, prefix", [(c, p) for c in ("model_constants_config.json", "model_weights_config.json") for p in PREFIXES])
+def test_every_payload_entry_that_asks_for_a_pickle_is_refused(exported, tmp_path, config, prefix):
+    """Generated: an entry of either payload table, naming a member of every kind torch.export.load unpickles."""
+    marker = tmp_path / "ran"
+    folder = "constants" if "constants" in config else "weights"
+    evil = _rewrite(exported, tmp_path / "e.pt2", _json_edit(config, _constant("x", f"{prefix}7")),
+                    [(f"archive/data/{folder}/{prefix}7", pickle.dumps(_Marker(marker)))])  # fmt: skip
+    with pytest.raises(UnsafeFileError, match="refused"):
+        load_exported(evil)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("attack", range(10))
 def test_a_pt2_that_asks_to_run_code_is_refused_before_it_runs(exported, tmp_path, attack):
     marker = tmp_path / "ran"

@@ -153,3 +153,15 @@ def test_a_class_without_images_has_no_accuracy_not_zero():
     acc.add(torch.tensor([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]]), torch.tensor([0, 0]))
     per_class = acc.metrics().per_class_accuracy
     assert per_class[0] == 50.0 and all(np.isnan(per_class[1:]))
+
+
+@pytest.mark.parametrize("name, text, message", [("summary.json", '{"val_top1_error": 1}', "has no val_top5_error"),
+                                                  ("log.json", '[{"epoch": 1}]', "not a run's log"),
+                                                  ("summary.json", "[1,", "cannot read")])  # fmt: skip
+def test_a_hand_edited_run_file_of_a_sweep_is_named(tmp_path, name, text, message):
+    from cnnzoo.experiments.report import run_row
+
+    (tmp_path / name).write_text(text)
+    spec = __import__("cnnzoo.experiments", fromlist=["EXPERIMENTS"]).EXPERIMENTS["resnet-cifar"].run("resnet20")
+    with pytest.raises(CnnzooError, match=message):
+        run_row(spec, {}, tmp_path)

@@ -37,11 +37,17 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
     summary, log = folder / "summary.json", folder / "log.json"
     if log.is_file():
         history = read_json(log, "a run's log", list)
-        row["history"] = [{k: h[k] for k in ("epoch", "step", "train_top1_error", "val_top1_error")} for h in history]
+        try:
+            row["history"] = [{k: h[k] for k in ("epoch", "step", "train_top1_error", "val_top1_error")} for h in history]
+        except (KeyError, TypeError):
+            raise CnnzooError(f"{log} is not a run's log of epochs (a hand-edited or damaged file): restore it from log.csv") from None
         row["status"] = f"running: {len(history)} epochs"
     if summary.is_file():
         s = read_json(summary, "a run's summary")
         last = row["history"][-1] if row.get("history") else {}
+        missing = [k for k in ("val_top1_error", "val_top5_error", "best_val_top1_error", "steps", "epochs") if k not in s]
+        if missing:
+            raise CnnzooError(f"{summary} has no {missing[0]} (a hand-edited or damaged summary): restore it, or remove it to retrain the run")
         row.update(status="done", val_top1_error=s["val_top1_error"], val_top5_error=s["val_top5_error"],
                    best_val_top1_error=s["best_val_top1_error"], train_top1_error=last.get("train_top1_error"),
                    steps=s["steps"], epochs=s["epochs"], path=s.get("path"))  # fmt: skip

@@ -451,10 +451,12 @@ def train_epoch(run: Run, state: TrainState, clock: Clock) -> None:
 def validate(run: Run, state: TrainState, clock: Clock) -> dict:
     """The validation split's metrics after an epoch (of the EMA weights where there are), as a log row;
     the plateau schedule sees the error."""
-    if run.world.distributed:  # the ranks' BatchNorm statistics drift apart between DDP's broadcasts: take rank 0's
-        for buffer in run.model.buffers():
-            torch.distributed.broadcast(buffer, 0)
     model = _ema_model(run, state.ema) if state.ema is not None else run.model
+    if run.recipe.bn_recalibrate:
+        recalibrate_batchnorm(model, run.data.train.batches(state.epoch, world=run.world), run.recipe.bn_recalibrate, run.path)
+    if run.world.distributed:  # the ranks' BatchNorm statistics drift apart between DDP's broadcasts: take rank 0's
+        for buffer in model.buffers():
+            torch.distributed.broadcast(buffer, 0)
     (val,), _ = evaluate([model], run.data.val.batches(world=run.world), run.data.num_classes, run.path, world=run.world)
     dropped = run.recipe.schedule == "plateau" and state.plateau.update(val.top1_error, run.recipe)
     row = {
@@ -465,6 +467,29 @@ def validate(run: Run, state: TrainState, clock: Clock) -> dict:
     }  # fmt: skip
     run.log(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, validation {val.line()}" + (" - lr divided" if dropped else ""))
     return row
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches, count: int, path: ExecPath) -> None:
+    """BatchNorm's running mean and variance replaced by their averages over `count` training batches through
+    the current weights (train-mode forward passes, no gradient). The running averages (momentum 0.1) mix the
+    statistics of the last ~10 steps' weights: while a large learning rate still moves the net, the network
+    validated with them is one no step trained, and its validation loss spikes."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches below
+    was_training = model.training
+    model.train()
+    for _, batch in zip(range(count), batches):
+        with path.autocast():
+            model(path.to_device(batch.images))
+    model.train(was_training)
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
 
 
 def end_epoch(run: Run, state: TrainState, row: dict) -> None:
