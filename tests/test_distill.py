@@ -5,12 +5,9 @@ import torch
 from safetensors.torch import load_file
 
 from cnnzoo import CnnzooError
-from cnnzoo.train import CheckpointError, RunConfig, StopRequested, get_recipe, load_trained, loop, save_weights, train
+from cnnzoo.train import CheckpointError, StopRequested, get_recipe, load_trained, loop, save_weights
 from cnnzoo.train.distill import Teacher, _renormaliser, distillation_loss
-
-
-def quiet(*_):
-    pass
+from helpers import train_tiny
 
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0])
@@ -41,7 +38,7 @@ def test_images_are_renormalised_for_a_teacher_trained_with_other_statistics():
 
 
 def _run(out, recipe, **kwargs):
-    return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
+    return train_tiny(out, recipe, limit=512, **kwargs)
 
 
 @pytest.fixture(scope="module")

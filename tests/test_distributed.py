@@ -1,7 +1,6 @@
 """torchrun and DistributedDataParallel on the CPU (gloo): sharded batches, exact distributed
 evaluation, and a two-process training run that behaves like one process with the same batch."""
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ import torch
 
 from cnnzoo.data.loaders import MemoryLoader
 from cnnzoo.distributed import World
+from helpers import TINY_CLI, cli, torchrun
 
 EVAL_SCRIPT = textwrap.dedent('''
     import json, sys
@@ -33,11 +33,6 @@ EVAL_SCRIPT = textwrap.dedent('''
                    "confusion": m.confusion.tolist()}, open(sys.argv[1], "w"))
     leave()
 ''')
-
-
-def torchrun(nproc: int, *args, timeout=600):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def test_shards_of_a_batch_are_the_one_process_batch():
@@ -69,15 +64,14 @@ def test_distributed_evaluation_counts_every_image_once(tmp_path, nproc):
     assert many["loss"] == pytest.approx(one["loss"], rel=1e-5)
 
 
-@pytest.mark.heavy(72)
+@pytest.mark.heavy(30)
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
-    """ResNet-20 on the digits with the demo's recipe at global batch 64 (4 epochs of 25 steps), in 1 and in 2
-    processes. The batches are identical; BatchNorm normalises over each process's 32 images instead of 64
-    (SyncBatchNorm is CUDA-only), so the runs agree within a tolerance: 0.1 of training loss in each epoch,
+    """The tiny ResNet (helpers.TINY) on the digits with the demo's recipe at global batch 64 (4 epochs of 25 steps),
+    in 1 and in 2 processes. The batches are identical; BatchNorm normalises over each process's 32 images instead
+    of 64 (SyncBatchNorm is CUDA-only), so the runs agree within a tolerance: 0.1 of training loss in each epoch,
     and both learn (under 10% validation error, chance 90%) to within 3 points (5 of the 179 images)."""
-    args = ["-m", "cnnzoo", "train", "resnet20", "--data", "digits", "--recipe", "demo", "epochs=4", "lr=0.1", "batch_size=64"]
-    one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")], capture_output=True, text=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    args = ["-m", "cnnzoo", "train", "resnet20", *TINY_CLI, "--data", "digits", "--recipe", "demo", "epochs=4", "lr=0.1", "batch_size=64"]
+    one = cli(*args[2:], "--out", str(tmp_path / "one"))
     assert one.returncode == 0, one.stderr[-2000:]
     two = torchrun(2, *args, "--out", str(tmp_path / "two"))
     assert two.returncode == 0, two.stderr[-3000:]

@@ -5,6 +5,7 @@ import torch
 
 from cnnzoo import CnnzooError
 from cnnzoo.execution import BF16_ENV, ExecPath, _cpuinfo_has_fast_bf16, cpu_has_fast_bf16, default_path, prepare, resolve_path
+from helpers import randomize_batchnorm
 
 
 def test_the_default_path_is_the_forced_cpu_path(cpu_path):
@@ -52,12 +53,7 @@ def test_a_prepared_model_runs_on_each_path_close_to_plain_fp32(cpu_path):
     from cnnzoo.evaluate import probabilities
 
     torch.manual_seed(0)
-    model = cnnzoo.create_model("resnet20").eval()
-    with torch.no_grad():  # BatchNorm statistics that are not the identity: folding has work to do
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
+    model = randomize_batchnorm(cnnzoo.create_model("resnet20"))  # folding has work to do
     x = torch.randn(8, 3, 32, 32)
     path = default_path()
     with torch.no_grad():

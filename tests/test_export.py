@@ -10,6 +10,7 @@ import torch
 import cnnzoo
 from cnnzoo.cli import main
 from cnnzoo.export import ExportError, export_model, load_onnx
+from helpers import randomize_batchnorm
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -21,16 +22,8 @@ def _meta(name: str, num_classes: int, size: int) -> dict:
 
 
 def _trained_like(name: str, num_classes: int = 10, **options) -> torch.nn.Module:
-    """A model whose BatchNorm layers hold statistics and affine terms that are not the identity."""
     torch.manual_seed(0)
-    model = cnnzoo.create_model(name, num_classes=num_classes, **options)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-    return model.eval()
+    return randomize_batchnorm(cnnzoo.create_model(name, num_classes=num_classes, **options))
 
 
 # one of each kind of layer: LRN and grouped convs, Inception concat and ceil-mode pools, hard-swish

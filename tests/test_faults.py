@@ -19,13 +19,14 @@ from safetensors.torch import load_file
 import cnnzoo.train.loop as loop
 from cnnzoo.data import DataOptions, load_data
 from cnnzoo.fileio import WriteError
-from cnnzoo.train import CheckpointError, RunConfig, TrainingDiverged, get_recipe, load_checkpoint, load_trained, train
+from cnnzoo.train import CheckpointError, TrainingDiverged, get_recipe, load_checkpoint, load_trained
 from conftest import made_once
+from helpers import TINY_CLI, train_tiny
 
 HARNESS = Path(__file__).with_name("fault_harness.py")
-# three short epochs of ResNet-20 on 512 of the embedded digits: 24 steps, a checkpoint every 4 (and at each
+# three short epochs of a ResNet-8 (helpers.TINY) on 512 of the embedded digits: 24 steps, a checkpoint every 4 (and at each
 # epoch's end, every 8)
-TRAIN = ["train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=3", "batch_size=64", "checkpoint_every=4", "--limit", "512"]
+TRAIN = ["train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=3", "batch_size=64", "checkpoint_every=4", "--limit", "512", *TINY_CLI]
 
 
 def cnnzoo(*args, env=None, torchrun=0, timeout=600):
@@ -107,13 +108,10 @@ def test_torchrun_restarts_a_killed_worker_and_the_job_resumes(tmp_path):
 # -- in-process faults ------------------------------------------------------------------------------
 
 
-def quiet(*_):
-    pass
-
 
 def _run(out, recipe=None, **kwargs):
     recipe = recipe or get_recipe("short").override(epochs=2, batch_size=64, checkpoint_every=3)
-    return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=kwargs.pop("log", quiet), limit=256, **kwargs))
+    return train_tiny(out, recipe, limit=256, **kwargs)
 
 
 def test_disk_full_is_a_clear_error_and_the_last_checkpoint_stays(tmp_path, monkeypatch):
@@ -185,7 +183,7 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, trained):
     cases = {}
     (tmp_path / "truncated.pt").write_bytes((trained / "checkpoint.pt").read_bytes()[:5000])
     cases["truncated.pt"] = "cannot read checkpoint"
-    other = dict(ckpt, meta=dict(ckpt["meta"], model="resnet32"))
+    other = dict(ckpt, meta=dict(ckpt["meta"], model="resnet32", model_options={}))
     torch.save(other, tmp_path / "architecture.pt")
     cases["architecture.pt"] = r"does not fit the model: tensor layer\d.* is missing|unexpected tensor"
     meta = ckpt["meta"]

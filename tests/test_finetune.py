@@ -8,10 +8,7 @@ import cnnzoo
 from cnnzoo import CnnzooError
 from cnnzoo.interop import build_peer
 from cnnzoo.train import RunConfig, get_recipe, train
-
-
-def quiet(*_):
-    pass
+from helpers import quiet
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +37,10 @@ def test_finetune_with_a_frozen_backbone_and_with_a_slower_one(tmp_path, cifar10
     tuned = _finetune(tmp_path / "tuned", cifar10_root, init, backbone_lr=0.1)
     weights = load_file(tmp_path / "tuned" / "model.safetensors")
     assert not torch.equal(weights[backbone[0]], pretrained[backbone[0]])
-    # a short budget on 1,000 images, validated on 1,000: both learn (chance is 90% error; measured 81.8% frozen),
-    # and training the backbone too helps (75.8%)
-    assert frozen.final["val_top1_error"] < 88 and tuned.final["val_top1_error"] < frozen.final["val_top1_error"]
+    # a short budget on 1,000 images, validated on 1,000: each learns (chance is 90% error, its standard error on 1,000
+    # images 1 point; measured 81.8% frozen, 75.8% tuned). Which learns more is not asserted: from random "pretrained"
+    # weights, two runs this short are not far enough from chance for their difference to mean anything.
+    assert frozen.final["val_top1_error"] < 86 and tuned.final["val_top1_error"] < 86
 
 
 def test_finetune_refuses_a_class_count_the_data_does_not_have(tmp_path, torchvision_file):

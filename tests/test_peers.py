@@ -14,20 +14,10 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo.interop import WeightMismatchError, build_peer, load_peer_state_dict
+from helpers import randomize_batchnorm
 
 WITH_PEER = [n for n in cnnzoo.list_models() if cnnzoo.model_info(n).peer]
 CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
-
-
-def _randomise_norms(model: nn.Module) -> None:
-    """Non-trivial BatchNorm statistics, so that a swapped or skipped norm shows in the output."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
 
 
 def _images(size: int = 128) -> torch.Tensor:
@@ -48,7 +38,7 @@ def test_same_outputs_as_peer(name, tmp_path):
     torch.manual_seed(0)
     info = cnnzoo.model_info(name)
     peer = build_peer(info.peer).eval()
-    _randomise_norms(peer)
+    randomize_batchnorm(peer, var=(0.5, 1.5))
     file = tmp_path / ("weights.safetensors" if info.peer.library == "timm" else "weights.pth")
     if file.suffix == ".safetensors":
         save_file({k: v.contiguous() for k, v in peer.state_dict().items()}, str(file))

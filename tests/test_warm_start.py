@@ -4,16 +4,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from cnnzoo.train import CheckpointError, RunConfig, StopRequested, get_recipe, loop, train
+from cnnzoo.train import CheckpointError, StopRequested, get_recipe, loop
 from cnnzoo.train.weights import is_cnnzoo_weights, warm_start
-
-
-def quiet(*_):
-    pass
+from helpers import train_tiny
 
 
 def _run(out, recipe, **kwargs):
-    return train(RunConfig("resnet20", "digits", recipe, out, show_progress=False, log=quiet, limit=512, **kwargs))
+    return train_tiny(out, recipe, limit=512, **kwargs)
 
 
 @pytest.fixture(scope="module")
