@@ -17,8 +17,8 @@ import torch
 import cnnzoo
 from cnnzoo.analysis.bench import fold_peer
 from cnnzoo.analysis.timing import time_models
-from cnnzoo.execution import ExecPath, default_path, prepare
 from cnnzoo.interop import build_peer, load_peer_state_dict
+from cnnzoo.runtime.execution import ExecPath, default_path, prepare
 
 MODELS = ("resnet50", "mobilenet_v2", "vgg16")
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 
 import cnnzoo
-from cnnzoo.execution import ExecPath, prepare, resolve_path
-from cnnzoo.export import ExportedModel, export_model
-from cnnzoo.quantize import quantize_model
+from cnnzoo.artifacts.exported import ExportedModel
+from cnnzoo.deploy.export import export_model
+from cnnzoo.deploy.quantize import quantize_model
+from cnnzoo.runtime.execution import ExecPath, prepare, resolve_path
 
 
 def _meta(name: str, size: int) -> dict:

@@ -18,9 +18,9 @@ import torch
 
 import cnnzoo
 from cnnzoo.analysis.timing import time_models
-from cnnzoo.execution import ExecPath, default_path, prepare
-from cnnzoo.export import OnnxModel, export_model
+from cnnzoo.deploy.export import OnnxModel, export_model
 from cnnzoo.interop import build_peer, load_peer_state_dict
+from cnnzoo.runtime.execution import ExecPath, default_path, prepare
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -19,7 +19,7 @@ import torchvision
 import cnnzoo
 from cnnzoo.analysis.timing import time_models
 from cnnzoo.data.loaders import MemoryLoader
-from cnnzoo.execution import ExecPath, default_path
+from cnnzoo.runtime.execution import ExecPath, default_path
 
 
 def data_wait_share(batch: int = 128, steps: int = 20) -> float:

@@ -3,7 +3,7 @@
     python scripts/check_exports.py [--format onnx|torchscript] [NAMES...]
 
 Each model gets BatchNorm statistics and affine terms that are not the identity (as after training),
-is exported by `cnnzoo.export.export_model` with a dynamic batch (which runs the file at batch 1 and 3
+is exported by `cnnzoo.deploy.export.export_model` with a dynamic batch (which runs the file at batch 1 and 3
 against the PyTorch model and refuses a mismatch), and the result is printed. The test suite covers
 five of these (tests/test_export.py); this covers the rest, in a few minutes.
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 import cnnzoo
-from cnnzoo.export import FORMATS, ExportError, export_model
+from cnnzoo.artifacts.exported import ExportError
+from cnnzoo.deploy.export import FORMATS, export_model
 
 FAMILIES = ("alexnet", "zfnet", "vgg11_bn", "googlenet", "googlenet_bn", "inception_v3", "resnet18", "plain18", "resnet20",
             "resnext50_32x4d", "se_resnet50", "senet154", "xception", "inception_resnet_v2", "mobilenet_v1", "mobilenet_v2",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from cnnzoo.execution import BF16_ENV
+from cnnzoo.runtime.execution import BF16_ENV
 
 # The suite runs the same on every CPU: the default execution path is pinned to fp32 (as on an AVX2
 # CPU) unless a test asks for the bf16 one (`cpu_path`), or the developer sets CNNZOO_CPU_BF16=1 to

@@ -14,8 +14,8 @@ import sys
 
 import torch
 
-import cnnzoo.fileio
-import cnnzoo.train.checkpoint
+import cnnzoo.artifacts.checkpoint
+import cnnzoo.files.atomic
 import cnnzoo.train.loop
 from cnnzoo.cli import main
 
@@ -59,7 +59,7 @@ def _install() -> None:
                 os.fsync(out.fileno())
             _die()
 
-        cnnzoo.train.checkpoint.torch.save = dying_save
+        cnnzoo.artifacts.checkpoint.torch.save = dying_save
     if "FAULT_KILL_RENAME" in os.environ:
         k, replace = int(os.environ["FAULT_KILL_RENAME"]), os.replace
 
@@ -70,7 +70,7 @@ def _install() -> None:
                     _die()
             return replace(src, dst)
 
-        cnnzoo.fileio.os.replace = dying_replace
+        cnnzoo.files.atomic.os.replace = dying_replace
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from safetensors.torch import load_file, save_file
 
 from cnnzoo.data.decoding import BadImageError, decode
 from cnnzoo.errors import CnnzooError
-from cnnzoo.evaluate import probabilities
-from cnnzoo.execution import ExecPath
+from cnnzoo.eval.metrics import probabilities
+from cnnzoo.runtime.execution import ExecPath
 from cnnzoo.train import load_trained
 from conftest import ROOT
 

@@ -6,8 +6,8 @@ from PIL import Image
 
 from cnnzoo.cli import main
 from cnnzoo.data.preprocessing import T, googlenet_views
-from cnnzoo.evaluate import CHUNK, probabilities
-from cnnzoo.execution import ExecPath
+from cnnzoo.eval.metrics import CHUNK, probabilities
+from cnnzoo.runtime.execution import ExecPath
 from conftest import ROOT
 
 

@@ -151,7 +151,7 @@ def test_stratified_split_is_seeded_and_balanced():
 
 def test_training_seed_does_not_move_the_validation_split():
     """Ensemble members (seeds 0..4) must validate on the same held-out images, none of which any trained on."""
-    from cnnzoo.train.recipes import Recipe, get_recipe
+    from cnnzoo.recipes import Recipe, get_recipe
 
     def val_images(recipe):
         return load_data("digits", recipe.data_options(None)).val.images

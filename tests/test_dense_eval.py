@@ -8,7 +8,7 @@ from PIL import Image
 from cnnzoo import create_model
 from cnnzoo.data.preprocessing import Preprocessing
 from cnnzoo.errors import InvalidOptionError
-from cnnzoo.evaluate import evaluate_dense
+from cnnzoo.eval.metrics import evaluate_dense
 from cnnzoo.models.dense import dense_logits, dense_scores
 
 

@@ -9,16 +9,16 @@ import pytest
 import torch
 
 from cnnzoo.data.loaders import MemoryLoader
-from cnnzoo.distributed import World
+from cnnzoo.runtime.distributed import World
 from helpers import TINY_CLI, cli, torchrun
 
 EVAL_SCRIPT = textwrap.dedent('''
     import json, sys
     import torch
-    from cnnzoo.execution import ExecPath
+    from cnnzoo.runtime.execution import ExecPath
     from cnnzoo.data.loaders import MemoryLoader
-    from cnnzoo.distributed import join, leave
-    from cnnzoo.evaluate import evaluate
+    from cnnzoo.runtime.distributed import join, leave
+    from cnnzoo.eval.metrics import evaluate
 
     world, _ = join("cpu")
     torch.manual_seed(0)

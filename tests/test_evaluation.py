@@ -12,7 +12,8 @@ from PIL import Image
 from cnnzoo.cli import main
 from cnnzoo.data.decoding import decode
 from cnnzoo.data.transforms import meta_transform
-from cnnzoo.evaluation import EvalOptions, evaluate_checkpoints
+from cnnzoo.eval.options import EvalOptions
+from cnnzoo.eval.runner import evaluate_checkpoints
 from cnnzoo.train import load_trained
 
 ROOT = Path(__file__).resolve().parents[1]

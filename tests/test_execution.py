@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from cnnzoo import CnnzooError
-from cnnzoo.execution import BF16_ENV, ExecPath, _cpuinfo_has_fast_bf16, cpu_has_fast_bf16, default_path, prepare, resolve_path
+from cnnzoo.runtime.execution import (
+    BF16_ENV,
+    ExecPath,
+    _cpuinfo_has_fast_bf16,
+    cpu_has_fast_bf16,
+    default_path,
+    prepare,
+    resolve_path,
+)
 from helpers import randomize_batchnorm
 
 
@@ -50,7 +58,7 @@ def test_a_prepared_model_runs_on_each_path_close_to_plain_fp32(cpu_path):
     """Prepared (BN folded, channels_last, autocast on the bf16 path) and run as evaluation runs it:
     the same class scores as the plain fp32 model, within a tolerance that holds on both paths."""
     import cnnzoo
-    from cnnzoo.evaluate import probabilities
+    from cnnzoo.eval.metrics import probabilities
 
     torch.manual_seed(0)
     model = randomize_batchnorm(cnnzoo.create_model("resnet20"))  # folding has work to do

@@ -8,17 +8,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import cnnzoo.experiments.schedule as schedule
+import cnnzoo.experiments.budget as schedule
 import cnnzoo.train.loop as loop
 from cnnzoo import analyze
-from cnnzoo.analysis.counting import meta_model
+from cnnzoo.artifacts.loading import load_checkpoints
 from cnnzoo.cli import main
 from cnnzoo.errors import CnnzooError
-from cnnzoo.evaluation import checkpoint_data, load_checkpoints
+from cnnzoo.eval.inputs import checkpoint_data
 from cnnzoo.experiments import EXPERIMENTS, reproduce
-from cnnzoo.experiments.report import PLOTS, plot
+from cnnzoo.experiments.budget import scaled, step_seconds
+from cnnzoo.experiments.results import PLOTS, plot
 from cnnzoo.experiments.runner import run_recipe
-from cnnzoo.experiments.schedule import scaled, step_seconds
+from cnnzoo.factory import meta_model
 from cnnzoo.registry import list_models
 from cnnzoo.train import get_recipe
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 import cnnzoo
+from cnnzoo.artifacts.exported import ExportError, load_onnx
 from cnnzoo.cli import main
-from cnnzoo.export import ExportError, export_model, load_onnx
+from cnnzoo.deploy.export import export_model
 from helpers import randomize_batchnorm
 
 onnx = pytest.importorskip("onnx")
@@ -74,7 +75,7 @@ def test_torchscript_export(tmp_path):
 
 
 def test_an_export_that_computes_something_else_is_not_written(tmp_path, monkeypatch):
-    import cnnzoo.execution as execution  # export folds through the execution path's `prepare`
+    import cnnzoo.runtime.execution as execution  # export folds through the execution path's `prepare`
 
     def broken_fold(model):  # a fold that gets a sign wrong
         folded = cnnzoo.layers.fold_batchnorm(model)

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 import cnnzoo.train.loop as loop
 from cnnzoo.data import DataOptions, load_data
-from cnnzoo.fileio import WriteError
+from cnnzoo.files.atomic import WriteError
 from cnnzoo.train import CheckpointError, TrainingDiverged, get_recipe, load_checkpoint, load_trained
 from conftest import made_once
 from helpers import TINY_CLI, train_tiny

@@ -15,11 +15,12 @@ import pytest
 import torch
 
 import cnnzoo
+from cnnzoo.artifacts.checkpoint import load_checkpoint
+from cnnzoo.artifacts.exported import load_exported
+from cnnzoo.deploy.export import export_model
 from cnnzoo.errors import CnnzooError
-from cnnzoo.export import export_model, load_exported
+from cnnzoo.files.untrusted import UnsafeFileError, check_exported_program
 from cnnzoo.interop.keras import read_keras_weights
-from cnnzoo.train.checkpoint import load_checkpoint
-from cnnzoo.untrusted import UnsafeFileError, check_exported_program
 
 
 class _Marker:

@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 
 from cnnzoo.errors import CnnzooError
-from cnnzoo.evaluate import _Accumulator
-from cnnzoo.execution import BF16_ENV, cpu_has_fast_bf16
+from cnnzoo.eval.metrics import _Accumulator
 from cnnzoo.experiments.runner import load_plan
-from cnnzoo.folderlock import FolderInUseError, folder_lock
+from cnnzoo.files.lock import FolderInUseError, folder_lock
+from cnnzoo.runtime.execution import BF16_ENV, cpu_has_fast_bf16
 from cnnzoo.train import RunConfig, get_recipe, train
 from cnnzoo.train import loop as train_loop
 from conftest import ROOT
@@ -42,7 +42,7 @@ def _config(data, out, **kw):
 
 def test_a_second_process_on_a_run_folder_is_refused_and_a_dead_holders_lock_recovered(tmp_path):
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", f"from cnnzoo.folderlock import folder_lock\nimport time\n"
+    holder = subprocess.Popen([sys.executable, "-c", f"from cnnzoo.files.lock import folder_lock\nimport time\n"
                                f"with folder_lock({str(out)!r}):\n    print('held', flush=True); time.sleep(120)"],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # fmt: skip
     try:
@@ -159,7 +159,7 @@ def test_a_class_without_images_has_no_accuracy_not_zero():
                                                   ("log.json", '[{"epoch": 1}]', "not a run's log"),
                                                   ("summary.json", "[1,", "cannot read")])  # fmt: skip
 def test_a_hand_edited_run_file_of_a_sweep_is_named(tmp_path, name, text, message):
-    from cnnzoo.experiments.report import run_row
+    from cnnzoo.experiments.results import run_row
 
     (tmp_path / name).write_text(text)
     spec = __import__("cnnzoo.experiments", fromlist=["EXPERIMENTS"]).EXPERIMENTS["resnet-cifar"].run("resnet20")

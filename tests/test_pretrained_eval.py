@@ -12,10 +12,11 @@ from PIL import Image
 
 import cnnzoo
 from cnnzoo.cli import main
-from cnnzoo.evaluation import EvalOptions, evaluate_published
-from cnnzoo.execution import ExecPath
+from cnnzoo.eval.options import EvalOptions
+from cnnzoo.eval.runner import evaluate_published
 from cnnzoo.interop import build_peer
 from cnnzoo.interop.pretrained import WeightsNotFoundError, weight_source
+from cnnzoo.runtime.execution import ExecPath
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_data import _devkit  # noqa: E402
@@ -189,7 +190,7 @@ def test_predict_with_published_weights_names_imagenet_classes(capsys, caches, i
 def test_compare_and_eval_quote_the_same_published_accuracy():
     """`cnnzoo compare`'s published column and `eval`'s published line agree, and the torchvision
     numbers are torchvision's own metadata (the IMAGENET1K_V1 sets, the ones the papers' era trained)."""
-    from cnnzoo.accuracy import TIMM_RESULTS
+    from cnnzoo.reference.accuracy import TIMM_RESULTS
 
     checked = 0
     for name in cnnzoo.list_models():

@@ -5,7 +5,7 @@ import pytest
 
 from cnnzoo.analysis.compare import paper_costs
 from cnnzoo.cli import main
-from cnnzoo.published import TABLES
+from cnnzoo.reference.tables import TABLES
 
 ROWS = [(paper, table, row) for paper, tables in TABLES.items() for table in tables for row in table.rows if row.model]
 # rows whose printed count is not the network's, as far as the paper lets one tell (relative tolerance)
@@ -51,7 +51,7 @@ def test_compare_paper_prints_the_tables_beside_our_counts(capsys):
 
 
 def test_the_team_tables_hold_the_winners_the_timeline_shows():
-    from cnnzoo.accuracy import ILSVRC_WINNERS
+    from cnnzoo.reference.accuracy import ILSVRC_WINNERS
 
     winners = {year: error for year, _, error in ILSVRC_WINNERS}
     for table, year in zip(TABLES["ilsvrc"], (2016, 2017)):

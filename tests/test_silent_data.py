@@ -12,8 +12,9 @@ from PIL import Image
 from cnnzoo.data import DataError, DataOptions, load_data
 from cnnzoo.data.decoding import decode
 from cnnzoo.data.folder import scan_class_folders
-from cnnzoo.evaluate import plot_confusion
-from cnnzoo.evaluation import EvalOptions, checkpoint_data
+from cnnzoo.eval.inputs import checkpoint_data
+from cnnzoo.eval.metrics import plot_confusion
+from cnnzoo.eval.options import EvalOptions
 from cnnzoo.train import RunConfig, get_recipe, load_trained, train
 from conftest import ROOT
 

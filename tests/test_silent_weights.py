@@ -13,15 +13,17 @@ import pytest
 import torch
 from PIL import Image
 
-import cnnzoo.export
+import cnnzoo.deploy.export
+from cnnzoo.artifacts.exported import ExportError
+from cnnzoo.artifacts.weights import save_weights
 from cnnzoo.cli import main
+from cnnzoo.deploy.export import export_model
 from cnnzoo.errors import CnnzooError, InvalidOptionError
-from cnnzoo.evaluation import EvalOptions, evaluate_checkpoints
-from cnnzoo.export import ExportError, export_model
-from cnnzoo.fileio import WriteError
+from cnnzoo.eval.options import EvalOptions
+from cnnzoo.eval.runner import evaluate_checkpoints
+from cnnzoo.files.atomic import WriteError
 from cnnzoo.train import CheckpointError, RunConfig, get_recipe, load_checkpoint, load_trained, save_checkpoint, train
 from cnnzoo.train.state import run_differences
-from cnnzoo.train.weights import save_weights
 from conftest import ROOT
 
 COMMITTED = ROOT / "weights" / "cifar10-resnet20" / "model.safetensors"
@@ -61,13 +63,13 @@ def test_export_checks_with_nan_aware_arithmetic(tmp_path, monkeypatch):
     with pytest.raises(ExportError, match="outputs NaN or infinite logits"):
         export_model(model, meta, tmp_path / "a.pt", "torchscript")
     model, meta = load_trained(COMMITTED)
-    loader = cnnzoo.export._load_torchscript
+    loader = cnnzoo.deploy.export._load_torchscript
 
     def nan_runtime(file):  # an exported file that computes NaN where PyTorch does not
         run = loader(file)
         return lambda images: run(images) * math.nan
 
-    monkeypatch.setattr(cnnzoo.export, "_load_torchscript", nan_runtime)
+    monkeypatch.setattr(cnnzoo.deploy.export, "_load_torchscript", nan_runtime)
     with pytest.raises(ExportError, match=r"computes other logits than the model \(max \|difference\| nan\)"):
         export_model(model, meta, tmp_path / "b.pt", "torchscript")  # max(0.0, nan) used to report 0.00e+00
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob(".*.tmp"))
@@ -164,9 +166,9 @@ def test_torchs_zip_writer_failure_is_a_write_error(tmp_path, monkeypatch):
 
 DISK_FULL = """
 import sys, torch
-from cnnzoo.fileio import WriteError
+from cnnzoo.files.atomic import WriteError
 from cnnzoo.train import load_trained, save_checkpoint
-from cnnzoo.train.weights import save_weights
+from cnnzoo.artifacts.weights import save_weights
 model, meta = load_trained(sys.argv[2])
 for write in (lambda: save_checkpoint(sys.argv[1] + "/c.pt", {"model": model.state_dict()}),
               lambda: save_weights(sys.argv[1] + "/m.safetensors", model, meta)):

@@ -8,7 +8,8 @@ import torch
 
 import cnnzoo
 from cnnzoo import list_models
-from cnnzoo.export import ExportError, exported_program, weights_only_loads
+from cnnzoo.artifacts.exported import ExportError, weights_only_loads
+from cnnzoo.deploy.export import exported_program
 
 # one of each code path (LRN and groups, Inception concat and ceil pools, asymmetric convs, option-A
 # padded shortcuts, SE, separable convs, TF-same padding, h-swish);

@@ -8,9 +8,9 @@ from safetensors.torch import load_file
 
 from cnnzoo import InvalidOptionError
 from cnnzoo.data.loaders import Batch
-from cnnzoo.evaluate import evaluate
-from cnnzoo.execution import ExecPath
+from cnnzoo.eval.metrics import evaluate
 from cnnzoo.models.base import AuxOutputs
+from cnnzoo.runtime.execution import ExecPath
 from cnnzoo.train import (
     RECIPES,
     CheckpointError,
@@ -21,7 +21,7 @@ from cnnzoo.train import (
     save_checkpoint,
 )
 from cnnzoo.train.loop import _loss
-from cnnzoo.train.schedule import Plateau, lr_factor
+from cnnzoo.train.lr_schedule import Plateau, lr_factor
 from helpers import train_tiny
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnzoo.experiments import EXPERIMENTS
-from cnnzoo.experiments.report import judge_claims, markdown
+from cnnzoo.experiments.results import judge_claims, markdown
 from cnnzoo.experiments.verdicts import Verdict, judge, paired_bootstrap, plot_verdicts, seed_spread, widened, word
 from cnnzoo.train.predictions import FILE, read_predictions
 

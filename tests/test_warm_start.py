@@ -4,8 +4,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cnnzoo.artifacts.weights import is_cnnzoo_weights
 from cnnzoo.train import CheckpointError, StopRequested, get_recipe, loop
-from cnnzoo.train.weights import is_cnnzoo_weights, warm_start
+from cnnzoo.train.warm_start import warm_start
 from helpers import train_tiny
 
 

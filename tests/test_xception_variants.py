@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from cnnzoo import analyze, create_model
-from cnnzoo.analysis.counting import meta_model
 from cnnzoo.errors import InvalidOptionError
+from cnnzoo.factory import meta_model
 from cnnzoo.layers import SeparableConv2d
 
 

@@ -13,26 +13,41 @@ from .analysis import Conventions, analyze
 from .analysis.bench import benchmark
 from .analysis.compare import compare, paper_costs, plot
 from .analysis.costs import model_costs
-from .analysis.report import columns, footer, human, human_bytes, layer_records, render, shape_text, totals, type_records
+from .analysis.layer_table import (
+    columns,
+    footer,
+    human,
+    human_bytes,
+    layer_records,
+    render,
+    shape_text,
+    totals,
+    type_records,
+)
 from .analysis.rules import CATEGORIES
+from .artifacts.exported import ExportedModel, is_exported
+from .artifacts.loading import load_model, load_predictor
 from .data.decoding import BadImageError
 from .data.transforms import meta_transform
-from .distributed import leave
+from .deploy.export import FORMATS, export_model
+from .deploy.predict import predict_image
+from .deploy.quantize import quantize_model
 from .errors import CnnzooError
-from .evaluate import DENSE_SCALES, plot_confusion
-from .evaluation import EvalOptions, calibration_images, evaluate_checkpoints, evaluate_published
-from .execution import PRECISIONS, default_path, resolve_path
+from .eval.inputs import calibration_images
+from .eval.metrics import DENSE_SCALES, plot_confusion
+from .eval.options import EvalOptions
+from .eval.runner import evaluate_checkpoints, evaluate_published
 from .experiments import EXPERIMENTS, estimate, get_experiment, reproduce
-from .experiments.runner import CONVERGED_EPOCHS, SCHEDULES
-from .experiments.schedule import machine
-from .export import FORMATS, ExportedModel, export_model, is_exported
+from .experiments.budget import machine
+from .experiments.runner import CONVERGED_EPOCHS, SWEEP_SCHEDULES
 from .interop.keras_layouts import KERAS_APPS
 from .interop.pretrained import weight_source, weight_sources
-from .predict import load_model, load_predictor, predict_image
-from .published import TABLES
-from .quantize import quantize_model
+from .recipes import RECIPES, get_recipe
+from .reference.tables import TABLES
 from .registry import list_models, model_info
-from .train import RECIPES, RunConfig, get_recipe, train
+from .runtime.distributed import leave
+from .runtime.execution import PRECISIONS, default_path, resolve_path
+from .train import RunConfig, train
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -506,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the sweep's folder (default experiments/NAME)")
     p.add_argument("--epochs", type=float, help="train every run this many epochs (converged: 30; paper/budget: the paper's "
                    "recipe with its milestones scaled)")
-    p.add_argument("--schedule", choices=SCHEDULES, help="converged (default): the short recipe for 30 epochs in every run (a "
+    p.add_argument("--schedule", choices=SWEEP_SCHEDULES, help="converged (default): the short recipe for 30 epochs in every run (a "
                    "deviation from the papers that converges on 2 cores); paper: each paper's recipe and length; budget: the "
                    "paper's recipe scaled to --budget minutes")  # fmt: skip
     p.add_argument("--budget", type=float, default=120, help="minutes for the whole sweep with --schedule budget (default 120)")

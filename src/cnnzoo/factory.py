@@ -1,8 +1,11 @@
 """`create_model`: a registered model by name, with random weights or with weights people already
 have (torchvision's, timm's, Keras's, a file of theirs), whole or as a backbone of feature maps. It sits above the registry (the facts) and `interop`
 (the peers' files), as torchvision's `get_model` sits above its builders."""
+import contextlib
+import gc
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from .errors import InvalidOptionError
@@ -30,3 +33,39 @@ def create_model(name: str, num_classes: int | None = None, weights: str | Path 
     if out_indices is not None:
         raise InvalidOptionError("out_indices goes with features_only=True")
     return model
+
+
+@contextlib.contextmanager
+def _no_reset_parameters():
+    """Skip torch's own random init while building on meta: there are no values to initialise."""
+    classes = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._NormBase)
+    saved = {cls: cls.__dict__["reset_parameters"] for cls in classes}
+    for cls in classes:
+        cls.reset_parameters = lambda self: None
+    try:
+        yield
+    finally:
+        for cls, method in saved.items():
+            cls.reset_parameters = method
+
+
+def meta_model(name: str, **options) -> nn.Module:
+    """A registered model built on the meta device, in eval mode (no auxiliary heads run)."""
+    with torch.device("meta"), _no_reset_parameters(), no_gc():
+        model = model_info(name).build(**options)
+        for m in model.modules():  # what .eval() does, minus nn.Module.__setattr__'s cost on every module
+            m.__dict__["training"] = False
+        return model
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Building or tracing a model makes many objects in one go; pause the cycle collector meanwhile
+    (it would rescan everything built so far, several times)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

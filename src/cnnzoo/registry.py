@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from .accuracy import Accuracy
 from .errors import InvalidOptionError, UnknownModelError
+from .reference.accuracy import Accuracy
 
 
 @dataclass(frozen=True)

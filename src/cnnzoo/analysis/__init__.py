@@ -1,5 +1,6 @@
 """What a model costs: parameters, multiply-accumulates, per-layer shapes and memory."""
-from .counting import count_macs, count_params, meta_model
+from ..factory import meta_model
+from .counting import count_macs, count_params
 from .profile import Analysis, Row, analyze
 from .rules import Conventions
 

@@ -3,9 +3,9 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError
-from ..execution import ExecPath, prepare
 from ..interop import build_peer
 from ..registry import model_info
+from ..runtime.execution import ExecPath, prepare
 from .profile import analyze
 from .timing import Timing, time_models
 

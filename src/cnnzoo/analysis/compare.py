@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from ..accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, Accuracy
-from ..execution import ExecPath, prepare
-from ..fileio import atomic_path
-from ..progress import Progress
-from ..published import TABLES, PaperTable, TableRow
+from ..files.atomic import atomic_path
+from ..reference.accuracy import ILSVRC_RUNNERS_UP, ILSVRC_WINNERS, Accuracy
+from ..reference.tables import TABLES, PaperTable, TableRow
 from ..registry import model_info
+from ..runtime.execution import ExecPath, prepare
+from ..runtime.progress import Progress
 from .chart import complexity_panel, density_panel, family_colors, place_labels
 from .profile import analyze
 from .timing import time_models

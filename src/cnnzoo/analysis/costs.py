@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from ..factory import meta_model
 from ..registry import model_info
-from .counting import count_macs, count_params, meta_model
+from .counting import count_macs, count_params
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,13 @@ MACs follow the reference convention (torchvision's weight metadata):
 convolutions and fully connected layers only; bias, norms, activations and pooling are not
 counted. One FLOP is two MACs.
 """
-import contextlib
-import gc
 
 import torch
 from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..factory import meta_model
 from ..models.base import ImageClassifier
 from ..registry import model_info
 
@@ -21,40 +20,10 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@contextlib.contextmanager
-def _no_reset_parameters():
-    """Skip torch's own random init while building on meta: there are no values to initialise."""
-    classes = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._NormBase)
-    saved = {cls: cls.__dict__["reset_parameters"] for cls in classes}
-    for cls in classes:
-        cls.reset_parameters = lambda self: None
-    try:
-        yield
-    finally:
-        for cls, method in saved.items():
-            cls.reset_parameters = method
 
 
-def meta_model(name: str, **options) -> nn.Module:
-    """A registered model built on the meta device, in eval mode (no auxiliary heads run)."""
-    with torch.device("meta"), _no_reset_parameters(), no_gc():
-        model = model_info(name).build(**options)
-        for m in model.modules():  # what .eval() does, minus nn.Module.__setattr__'s cost on every module
-            m.__dict__["training"] = False
-        return model
 
 
-@contextlib.contextmanager
-def no_gc():
-    """Building or tracing a model makes many objects in one go; pause the cycle collector meanwhile
-    (it would rescan everything built so far, several times)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def count_macs(model: nn.Module | str, input_size: int | tuple[int, int] | None = None, **options) -> int:

@@ -19,9 +19,9 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from ..factory import meta_model, no_gc
 from ..models.base import ImageClassifier
 from ..registry import model_info
-from .counting import meta_model, no_gc
 from .meta_ops import LEAF_SHAPES, fast_meta
 from .rules import CATEGORIES, DEFAULT, Conventions, module_costs, op_costs
 

@@ -1,4 +1,4 @@
-"""Measured speed: timed runs of models on their execution paths (see cnnzoo.execution), interleaved."""
+"""Measured speed: timed runs of models on their execution paths (see cnnzoo.runtime.execution), interleaved."""
 import statistics
 import time
 from dataclasses import dataclass
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..execution import ExecPath
-from ..progress import Progress
+from ..runtime.execution import ExecPath
+from ..runtime.progress import Progress
 
 
 def _step(model: nn.Module, x: torch.Tensor, path: ExecPath, train: bool, optimizer) -> None:

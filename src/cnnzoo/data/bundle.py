@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..fileio import atomic_path
-from ..progress import Progress
+from ..files.atomic import atomic_path
+from ..runtime.progress import Progress
 from .cifar import is_cifar_batches, load_cifar_batches
 from .decoding import BadImageError, DecodeStats, decode, skip_or_raise
 from .embedded import load_digits, synthetic

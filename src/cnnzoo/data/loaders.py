@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..distributed import SINGLE, World
+from ..runtime.distributed import SINGLE, World
 from .decoding import BadImageError, DecodeStats, decode, skip_or_raise
 from .folder import ImageList
 from .transforms import augment_batch, cutout_mask, tensor_crops

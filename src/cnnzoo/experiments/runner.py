@@ -17,23 +17,24 @@ from pathlib import Path
 
 import torch
 
+from ..artifacts.loading import load_checkpoints
 from ..data.bundle import open_data
 from ..data.loaders import Batch
-from ..distributed import World, join
 from ..errors import CnnzooError
-from ..evaluate import probabilities
-from ..evaluation import load_checkpoints, shared_data
-from ..execution import ExecPath, resolve_path
-from ..fileio import atomic_write_text, read_json
-from ..folderlock import folder_lock
-from ..train import RunConfig, get_recipe, train
-from ..train.recipes import Recipe
+from ..eval.inputs import shared_data
+from ..eval.metrics import probabilities
+from ..files.atomic import atomic_write_text, read_json
+from ..files.lock import folder_lock
+from ..recipes import Recipe, get_recipe
+from ..runtime.distributed import World, join
+from ..runtime.execution import ExecPath, resolve_path
+from ..train import RunConfig, train
+from .budget import CIFAR_TRAIN, epoch_minutes, machine, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
-from .report import write_results
-from .schedule import CIFAR_TRAIN, epoch_minutes, machine, paper_epochs, scaled
+from .results import write_results
 from .verdicts import Verdict, judge, seed_spread
 
-SCHEDULES = ("converged", "paper", "budget")
+SWEEP_SCHEDULES = ("converged", "paper", "budget")
 # The sweeps' default: the `short` recipe (Nesterov SGD, a one-epoch warm-up, then a linear fall to zero; label
 # smoothing) for 30 epochs, in every run of an experiment. A deviation from the papers, named in every results.md:
 # the claims compare architectures under one recipe that converges on 2 cores, where the papers' 164-300 epochs
@@ -183,8 +184,8 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     one; write the results after every finished run; return them (results.json's content). `overrides`
     (`FIELD=VALUE`) change every run's recipe, as `cnnzoo train`'s do."""
     experiment = get_experiment(name)
-    if schedule is not None and schedule not in SCHEDULES:
-        raise CnnzooError(f"--schedule {schedule!r}: choose {' or '.join(SCHEDULES)} (or give --epochs N)")
+    if schedule is not None and schedule not in SWEEP_SCHEDULES:
+        raise CnnzooError(f"--schedule {schedule!r}: choose {' or '.join(SWEEP_SCHEDULES)} (or give --epochs N)")
     if epochs is not None and not epochs > 0 or not budget > 0 or limit is not None and limit < 1:
         raise CnnzooError("--epochs, --budget and --limit must be positive")
     out = Path(out or f"experiments/{name}")

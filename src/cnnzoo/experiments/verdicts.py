@@ -111,7 +111,7 @@ def plot_verdicts(verdicts: list[Verdict], file, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..fileio import atomic_path
+    from ..files.atomic import atomic_path
 
     judged = [v for v in verdicts if v.difference is not None]
     if not judged:

@@ -24,8 +24,8 @@ from torch import Tensor, nn
 
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
+from ..files.untrusted import check_hdf5, checked_zip, read_member, regular_file
 from ..registry import Peer, model_info
-from ..untrusted import check_hdf5, checked_zip, read_member, regular_file
 from .keras_layouts import BASE_URL, KERAS_APPS, MODES, KerasApp
 from .peers import WeightMismatchError
 from .sources import WeightSource, find_weights

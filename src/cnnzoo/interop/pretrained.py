@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..accuracy import TIMM_RESULTS
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
+from ..files.untrusted import check_torch_archive, regular_file
+from ..reference.accuracy import TIMM_RESULTS
 from ..registry import Peer, model_info
-from ..untrusted import check_torch_archive, regular_file
 from .keras import is_keras, keras_model, keras_source, keras_sources
 from .peers import build_peer, load_peer_state_dict
 from .sources import WeightsNotFoundError, WeightSource, find_weights

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import LocalResponseNorm
+from ..reference.accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, on_meta, register_variant
 

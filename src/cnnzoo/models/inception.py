@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..accuracy import torchvision_v1
+from ..reference.accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import register_variant
 from .inception_blocks import Branch, Conv, InceptionNet, InceptionNetConfig, Pool, PoolStyle

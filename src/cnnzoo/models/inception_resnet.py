@@ -8,8 +8,8 @@ repeats (10/20/10) differ from the paper's Fig. 15 (5/10/5).
 """
 from dataclasses import dataclass
 
-from ..accuracy import timm_published
 from ..errors import InvalidOptionError
+from ..reference.accuracy import timm_published
 from ..registry import Paper, Peer
 from .base import register_variant
 from .inception_blocks import Branch, Conv, InceptionNet, InceptionNetConfig, Layer, Pool, PoolStyle, Residual

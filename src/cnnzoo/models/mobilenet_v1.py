@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..accuracy import paper_reported
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct
+from ..reference.accuracy import paper_reported
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 

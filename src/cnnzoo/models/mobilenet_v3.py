@@ -10,9 +10,9 @@ from functools import partial
 
 from torch import nn
 
-from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, SqueezeExcite, create_act, make_divisible, set_drop_path
+from ..reference.accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 from .mobilenet_v2 import InvertedResidual

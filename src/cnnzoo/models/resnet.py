@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..accuracy import torchvision_v1
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, make_se, set_drop_path
+from ..reference.accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 

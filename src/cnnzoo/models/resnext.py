@@ -1,7 +1,7 @@
 """ResNeXt: Xie et al., "Aggregated Residual Transformations for Deep Neural Networks", CVPR 2017
 (arXiv:1611.05431). A ResNet bottleneck whose 3x3 is a grouped conv of C groups of width d
 (Fig. 3c), doubling per stage like the ResNet widths (Table 1)."""
-from ..accuracy import torchvision_v1
+from ..reference.accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import register_variant
 from .resnet import ResNet, ResNetConfig, resnet_config

@@ -7,7 +7,7 @@ SE-ResNeXt-152 64x4d with a three-3x3 stem. These follow the authors' Caffe rele
 downsampling bottleneck; SE-ResNeXt and SENet-154 stride the 3x3. Any ResNet or ResNeXt in
 cnnzoo takes `se=True` (or a ratio) as well.
 """
-from ..accuracy import timm_published
+from ..reference.accuracy import timm_published
 from ..registry import Paper, Peer
 from .base import register_variant
 from .resnet import ResNet, resnet_config

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..accuracy import torchvision_v1
 from ..layers import ConvNormAct, LocalResponseNorm
+from ..reference.accuracy import torchvision_v1
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 

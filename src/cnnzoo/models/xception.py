@@ -9,9 +9,9 @@ from functools import partial
 
 from torch import Tensor, nn
 
-from ..accuracy import timm_published
 from ..errors import InvalidOptionError
 from ..layers import ConvNormAct, MaxPool2dSame, SeparableConv2d
+from ..reference.accuracy import timm_published
 from ..registry import Paper, Peer
 from .base import ImageClassifier, init_weights, register_variant
 

@@ -1,9 +1,9 @@
 """Training: recipes, schedules, the loop, checkpoints and weights."""
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..artifacts.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..artifacts.weights import load_trained, save_weights
+from ..recipes import RECIPES, Recipe, get_recipe, recipe_for
 from .loop import RunConfig, RunResult, StopRequested, TrainingDiverged, train
-from .recipes import RECIPES, Recipe, get_recipe, recipe_for
 from .state import TrainState
-from .weights import load_trained, save_weights
 
 __all__ = [
     "RECIPES",

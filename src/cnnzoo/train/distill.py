@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..artifacts.weights import load_trained
 from ..data.transforms import meta_normalization
 from ..errors import CnnzooError
-from ..execution import ExecPath, prepare
-from .weights import load_trained
+from ..runtime.execution import ExecPath, prepare
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -4,7 +4,7 @@ import io
 import json
 from pathlib import Path
 
-from ..fileio import atomic_path, atomic_write_text
+from ..files.atomic import atomic_path, atomic_write_text
 
 
 def write_logs(out: Path, history: list[dict]) -> None:

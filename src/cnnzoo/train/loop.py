@@ -1,6 +1,6 @@
 """The training loop: any registered model, any data spec, a recipe; checkpoints at every N steps
 and at every epoch end, an exact resume, logs, curves and a final summary. One process, or many
-under torchrun (DistributedDataParallel; see cnnzoo.distributed).
+under torchrun (DistributedDataParallel; see cnnzoo.runtime.distributed).
 
 It reads as its phases: `setup` decides everything before the first step (the run folder, the
 execution path, the input size, then the data at that size, the model, the `TrainState`); each epoch
@@ -21,30 +21,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..analysis.counting import meta_model
+from ..artifacts.weights import is_cnnzoo_weights, save_weights
 from ..data import DataBundle
 from ..data.bundle import open_data
 from ..data.fingerprint import DataFiles
 from ..data.loaders import Batch, derived_seed
-from ..distributed import World, join
 from ..errors import CnnzooError
-from ..evaluate import evaluate
-from ..execution import ExecPath, resolve_path
-from ..factory import create_model
-from ..fileio import atomic_write_text
-from ..folderlock import LOCK_FILE, folder_lock
+from ..eval.metrics import evaluate
+from ..factory import create_model, meta_model
+from ..files.atomic import atomic_write_text
+from ..files.lock import LOCK_FILE, folder_lock
 from ..models.base import AuxOutputs
-from ..progress import Progress
+from ..recipes import Recipe
 from ..registry import model_info
+from ..runtime.distributed import World, join
+from ..runtime.execution import ExecPath, resolve_path
+from ..runtime.progress import Progress
 from .distill import Teacher, distillation_loss
 from .logs import plot_curves, write_logs
+from .lr_schedule import lr_factor
 from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
 from .policies import Cadence, Diverged, NanPolicy, StopRequested, TrainingDiverged
 from .predictions import write_predictions
-from .recipes import Recipe
-from .schedule import lr_factor
 from .state import TrainState
-from .weights import is_cnnzoo_weights, save_weights, warm_start
+from .warm_start import warm_start
 
 __all__ = ["RunConfig", "RunResult", "StopRequested", "TrainingDiverged", "train"]
 

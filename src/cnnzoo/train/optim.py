@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from .recipes import Recipe
+from ..recipes import Recipe
 
 
 def head_parameters(model: nn.Module) -> set[int]:

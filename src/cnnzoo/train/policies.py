@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CnnzooError
-from .recipes import Recipe
+from ..recipes import Recipe
 from .state import TrainState
 
 

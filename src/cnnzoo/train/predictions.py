@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from ..errors import CnnzooError
-from ..evaluate import probabilities
-from ..execution import ExecPath, prepare
-from ..fileio import atomic_path
+from ..eval.metrics import probabilities
+from ..files.atomic import atomic_path
+from ..runtime.execution import ExecPath, prepare
 
 FILE = "predictions.npz"
 KEYS = ("val_labels", "val_predicted", "train_labels", "train_predicted")
@@ -68,9 +68,9 @@ def predictions_from_weights(folder: Path, limit: int | None = None) -> Path:
     """predictions.npz for a finished run that has its weights but not the file (it finished before runs
     saved them): its data rebuilt as the run made it (the recipe's split and normalisation), then the same
     computation as at the run's end."""
+    from ..artifacts.weights import load_trained
     from ..data.bundle import load_data
-    from .recipes import Recipe
-    from .weights import load_trained
+    from ..recipes import Recipe
 
     model, meta = load_trained(Path(folder) / "model.safetensors")
     data = load_data(str(meta["data"]), Recipe.from_dict(meta["recipe"]).data_options(meta["input_size"], limit=limit))

@@ -10,13 +10,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..artifacts.checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..artifacts.weights import load_fitting
 from ..data.fingerprint import DataFiles
-from ..distributed import World
-from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..recipes import Recipe
+from ..runtime.distributed import World
+from .lr_schedule import Plateau
 from .optim import EMA
-from .recipes import Recipe
-from .schedule import Plateau
-from .weights import load_fitting
 
 # what a run's checkpoint must agree on with the run resuming from it; of the recipe, every field but
 # these: the ones that change nothing in the result, and the length, which a resumed run may extend

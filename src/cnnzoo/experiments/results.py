@@ -9,7 +9,7 @@ import numpy as np
 
 from ..analysis import analyze
 from ..errors import CnnzooError
-from ..fileio import atomic_path, atomic_write_text, read_json
+from ..files.atomic import atomic_path, atomic_write_text, read_json
 from ..train.predictions import predictions_from_weights, read_predictions
 from .definitions import Experiment, RunSpec
 from .verdicts import Verdict, judge, plot_verdicts, seed_spread

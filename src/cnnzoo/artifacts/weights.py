@@ -8,7 +8,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from ..factory import create_model
-from ..fileio import atomic_path
+from ..files.atomic import atomic_path
 from .checkpoint import CheckpointError, load_checkpoint
 from .metadata import validated_meta
 
@@ -40,19 +40,6 @@ def is_cnnzoo_weights(path: str | Path) -> bool:
         return False
 
 
-def warm_start(path: str | Path, name: str, num_classes: int, options: dict) -> tuple[nn.Module, dict]:
-    """Model `name` holding a cnnzoo run's weights (`cnnzoo train --init RUN/model.safetensors`): the
-    run's model options, with `options` over them (stochastic depth, say); a new classifier where the
-    classes differ in number. Returns the model and its options."""
-    state, meta = read_trained(path)
-    if meta["model"] != name:
-        raise CheckpointError(f"--init {path} holds {meta['model']} weights, not {name}'s: train {meta['model']}, or start {name} afresh")
-    options = {**meta["model_options"], **options}
-    model = create_model(name, num_classes=meta["num_classes"], **options)
-    load_fitting(model, state, f"--init {path} ({meta['model']}, {meta['num_classes']} classes)")
-    if num_classes != meta["num_classes"]:
-        model.reset_classifier(num_classes)
-    return model, options
 
 
 def read_trained(path: str | Path) -> tuple[dict, dict]:

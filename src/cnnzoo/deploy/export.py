@@ -15,17 +15,15 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import CnnzooError
-from .execution import ExecPath, prepare
-from .fileio import atomic_path
-from .untrusted import check_exported_program
+from ..artifacts.exported import ExportError, _load_torchscript, _require_onnx, load_exported, load_onnx
+from ..files.atomic import atomic_path
+from ..runtime.execution import ExecPath, prepare
 
 FORMATS = {"onnx": ".onnx", "exported-program": ".pt2", "torchscript": ".pt"}
 OPSET = 18
@@ -34,8 +32,6 @@ OPSET = 18
 EXPORT_PATH = ExecPath("cpu", "fp32", channels_last=False, fold_bn=True)
 
 
-class ExportError(CnnzooError):
-    """An export that could not be made, or that does not compute what the model computes."""
 
 
 @dataclass
@@ -53,13 +49,6 @@ class ExportReport:
                 f"checked at batch {sizes}: max |difference| from PyTorch {self.max_abs_diff:.2e} (tolerance {self.tolerance:.0e})")  # fmt: skip
 
 
-def _require_onnx():
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401  (torch.onnx's exporter)
-    except ImportError:
-        raise ExportError("ONNX export needs onnx, onnxscript and onnxruntime: pip install 'cnnzoo[export]'") from None
 
 
 def _export_onnx(model: nn.Module, x: torch.Tensor, file: Path, dynamic_batch: bool, meta: dict) -> None:
@@ -104,43 +93,8 @@ def _export_program(model: nn.Module, x: torch.Tensor, file: Path, dynamic_batch
     file.write_bytes(buffer.getvalue())
 
 
-@contextlib.contextmanager
-def weights_only_loads():
-    """Every torch.load inside reads tensors only: torch.export.load would otherwise retry a pickle it
-    cannot read safely with weights_only=False, which runs whatever code the file holds."""
-    original = torch.load
-
-    def safe_load(*args, **kwargs):
-        kwargs["weights_only"] = True
-        return original(*args, **kwargs)
-
-    torch.load = safe_load
-    try:
-        yield
-    finally:
-        torch.load = original
 
 
-def load_exported(file: str | Path) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
-    """A .pt2 file of `cnnzoo export --format exported-program` as `run(images) -> logits`, and its
-    metadata. The archive is checked first (`untrusted.check_exported_program`): a graph of ATen operators
-    and raw tensors, nothing torch.export.load would unpickle or exec; loading it runs no code."""
-    file = Path(file)
-    if not file.is_file():
-        raise ExportError(f"no ExportedProgram file at {file}")
-    check_exported_program(file)
-    extra = {"cnnzoo.json": ""}
-    try:
-        with warnings.catch_warnings(), weights_only_loads():
-            warnings.simplefilter("ignore")
-            module = torch.export.load(io.BytesIO(file.read_bytes()), extra_files=extra).module()
-    except Exception as e:
-        raise ExportError(f"torch.export cannot load {file}: {(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}") from None
-    try:
-        meta = json.loads(extra["cnnzoo.json"] or "{}")
-    except ValueError:
-        raise ExportError(f"{file}: its cnnzoo metadata is not valid JSON (a damaged file?): export it again") from None
-    return (lambda images: module(images.float().contiguous())), meta
 
 
 def _export_torchscript(model: nn.Module, x: torch.Tensor, file: Path, meta: dict) -> None:
@@ -150,69 +104,14 @@ def _export_torchscript(model: nn.Module, x: torch.Tensor, file: Path, meta: dic
         torch.jit.save(traced, str(file), _extra_files={"cnnzoo.json": json.dumps(meta)})
 
 
-def load_onnx(file: str | Path, threads: int | None = None) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
-    """An onnxruntime session of an exported file as `run(images) -> logits`, and its cnnzoo metadata.
-    An ONNX file is a graph of operators: reading it runs no code."""
-    _require_onnx()
-    import onnxruntime as ort
-
-    file = Path(file)
-    if not file.is_file():
-        raise ExportError(f"no ONNX file at {file}")
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    try:
-        session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
-    except Exception as e:
-        raise ExportError(f"onnxruntime cannot load {file}: {str(e).strip().splitlines()[0][:200]}") from None
-    try:
-        meta = json.loads(session.get_modelmeta().custom_metadata_map.get("cnnzoo", "{}"))
-    except ValueError:
-        raise ExportError(f"{file}: its cnnzoo metadata is not valid JSON (a damaged file?): export it again") from None
-    name, fixed = session.get_inputs()[0].name, session.get_inputs()[0].shape[0]
-    fixed = fixed if isinstance(fixed, int) else None  # a file exported without --dynamic-batch
-
-    def run_one(images: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(session.run(None, {name: images.detach().float().contiguous().numpy()})[0])
-
-    def run(images: torch.Tensor) -> torch.Tensor:
-        if fixed is None or len(images) == fixed:
-            return run_one(images)
-        outputs = []  # a fixed-batch file runs any batch in slices of its size, the last one zero-padded
-        for chunk in images.split(fixed):
-            padded = torch.cat([chunk, chunk.new_zeros(fixed - len(chunk), *chunk.shape[1:])])
-            outputs.append(run_one(padded)[: len(chunk)])
-        return torch.cat(outputs)
-
-    return run, meta
 
 
-EXPORTED = {".onnx": ("onnxruntime", load_onnx), ".pt2": ("torch.export", load_exported)}  # files eval/predict/bench run
 
 
-def is_exported(file: str | Path | None) -> bool:
-    return file is not None and Path(file).suffix in EXPORTED
 
 
-class ExportedModel(nn.Module):
-    """An exported file (.onnx: onnxruntime; .pt2: torch.export) behind nn.Module's call, for `evaluate`
-    and timing loops (fp32, on the CPU)."""
-
-    def __init__(self, file: str | Path):
-        super().__init__()
-        self.runtime, load = EXPORTED[Path(file).suffix]
-        self.run, self.meta = load(file)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.run(images)
 
 
-def _load_torchscript(file: Path) -> Callable[[torch.Tensor], torch.Tensor]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.jit is deprecated in favour of torch.export; TorchScript files still run
-        module = torch.jit.load(str(file), map_location="cpu").eval()
-    return lambda images: module(images)
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import CnnzooError
+from ..errors import CnnzooError
 
 
 @dataclass(frozen=True)

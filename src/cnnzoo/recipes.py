@@ -4,10 +4,10 @@ import dataclasses
 import math
 from dataclasses import dataclass, fields
 
-from ..data import DataOptions
-from ..data.transforms import AUGMENTATIONS
-from ..errors import InvalidOptionError
-from ..registry import model_info
+from .data import DataOptions
+from .data.transforms import AUGMENTATIONS
+from .errors import InvalidOptionError
+from .registry import model_info
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Recipe:
         checks = [
             (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
             (self.optimizer in ("sgd", "rmsprop", "adamw"), "optimizer must be sgd, rmsprop or adamw"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.schedule in LR_SCHEDULES, f"schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.lr > 0, "lr must be > 0"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.epochs > 0 and (self.iterations is None or self.iterations > 0), "epochs and iterations must be > 0"),
@@ -159,7 +159,7 @@ class Recipe:
         )  # fmt: skip
 
 
-SCHEDULES = ("constant", "step", "multistep", "plateau", "cosine", "onecycle")
+LR_SCHEDULES = ("constant", "step", "multistep", "plateau", "cosine", "onecycle")
 _TYPE_WORDS = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "a string", "float | None": "a number or none",
                "int | None": "an integer or none", "str | None": "a string or none", "bool | None": "true, false or none",
                "tuple[float, ...]": "a list of numbers"}  # fmt: skip

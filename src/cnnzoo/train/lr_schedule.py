@@ -3,7 +3,7 @@ validation error, keeps its few numbers in a small state that the checkpoint sav
 import math
 from dataclasses import dataclass
 
-from .recipes import Recipe
+from ..recipes import Recipe
 
 
 def lr_factor(recipe: Recipe, step: int, total_steps: int, steps_per_epoch: int, plateau_factor: float = 1.0) -> float:

@@ -7,12 +7,12 @@ import time
 
 import torch
 
+from ..artifacts.weights import load_trained
 from ..data.bundle import cache_dir
-from ..execution import prepare, resolve_path
 from ..factory import create_model
-from ..fileio import atomic_write_text
-from ..train.recipes import Recipe
-from ..train.weights import load_trained
+from ..files.atomic import atomic_write_text
+from ..recipes import Recipe
+from ..runtime.execution import prepare, resolve_path
 from .definitions import RunSpec
 
 CIFAR_TRAIN = 45_000  # the images an epoch of the experiments' data has (CIFAR-10's 45k/5k split)

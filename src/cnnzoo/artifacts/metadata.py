@@ -6,12 +6,12 @@ import math
 
 import torch
 
-from ..analysis.counting import meta_model
 from ..data.preprocessing import Preprocessing
 from ..errors import CnnzooError
+from ..factory import meta_model
+from ..recipes import Recipe
 from ..registry import model_info
 from .checkpoint import CheckpointError
-from .recipes import Recipe
 
 MAX_INPUT = 2048  # pixels a side: beyond any published evaluation size (EfficientNet-B7's 600, FixRes' 448)
 MAX_CLASSES = 100_000  # ImageNet-21k has 21,843

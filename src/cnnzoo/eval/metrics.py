@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data.folder import readable
-from .distributed import SINGLE, World
-from .errors import CnnzooError
-from .execution import ExecPath
-from .fileio import atomic_path
+from ..data.folder import readable
+from ..errors import CnnzooError
+from ..files.atomic import atomic_path
+from ..runtime.distributed import SINGLE, World
+from ..runtime.execution import ExecPath
 
 CHUNK = 256  # views per forward pass
 
@@ -112,9 +112,9 @@ def evaluate_dense(models: list[nn.Module], paths: list[str], labels: list[int],
     fully connected layers as convolutions; the class score map averaged over space, the softmax averaged
     over the scales and the mirrors. One image at a time (their sizes differ), in fp32. Metrics of each
     model and, for several, of their ensemble."""
-    from .data.decoding import BadImageError, decode, skip_or_raise
-    from .data.preprocessing import T
-    from .models.dense import dense_scores
+    from ..data.decoding import BadImageError, decode, skip_or_raise
+    from ..data.preprocessing import T
+    from ..models.dense import dense_scores
 
     for m in models:
         m.eval()

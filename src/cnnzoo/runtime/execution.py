@@ -19,8 +19,8 @@ from functools import cache
 import torch
 from torch import nn
 
-from .errors import CnnzooError
-from .layers import fold_batchnorm
+from ..errors import CnnzooError
+from ..layers import fold_batchnorm
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 BF16_ENV = "CNNZOO_CPU_BF16"

@@ -13,7 +13,7 @@ import socket
 import time
 from pathlib import Path
 
-from .errors import CnnzooError
+from ..errors import CnnzooError
 
 LOCK_FILE = ".lock"
 

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from ..errors import CnnzooError
-from ..fileio import atomic_path
-from ..untrusted import check_torch_archive
+from ..files.atomic import atomic_path
+from ..files.untrusted import check_torch_archive
 
 
 class CheckpointError(CnnzooError):

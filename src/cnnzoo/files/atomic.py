@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import CnnzooError
+from ..errors import CnnzooError
 
 
 class WriteError(CnnzooError):

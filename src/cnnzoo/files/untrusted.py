@@ -26,7 +26,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .errors import CnnzooError
+from ..errors import CnnzooError
 
 MAX_MEMBER = 2 * 2**30  # bytes: the largest member of a container (VGG-19's Keras weights are 549 MiB)
 MAX_TOTAL = 4 * 2**30  # bytes: all members together

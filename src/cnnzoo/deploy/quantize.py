@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import CnnzooError
-from .export import ExportError, export_model, load_onnx
-from .fileio import atomic_path
+from ..artifacts.exported import ExportError, load_onnx
+from ..errors import CnnzooError
+from ..files.atomic import atomic_path
+from .export import export_model
 
 
 @dataclass

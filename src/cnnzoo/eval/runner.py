@@ -1,0 +1,180 @@
+"""Evaluations put together: checkpoints of cnnzoo runs (one, or an ensemble), files exported by `cnnzoo export`
+(.onnx run by onnxruntime, .pt2 by torch.export), and weights people already have (torchvision's, timm's) on ImageNet's
+validation images. `artifacts` opens the models, `inputs` chooses and feeds the images, `metrics` counts; this module
+chooses the execution path and reports.
+
+    from cnnzoo.eval import EvalOptions, evaluate_checkpoints, evaluate_published
+
+    result = evaluate_checkpoints(["runs/a/model.safetensors"])                       # the run's validation split
+    result = evaluate_checkpoints(["runs/a/model.safetensors"], EvalOptions(data="my_test_images/"))
+    result = evaluate_published(["resnet50"], options=EvalOptions(data="/data/imagenet", limit=5000))
+    result.members[0].metrics.top1_error, result.ensemble
+
+Images are fed as the model wants them: a checkpoint by its own run's preprocessing (input size,
+normalisation), published weights by their authors' (resize, crop, mean/std, interpolation).
+"""
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from ..artifacts.exported import ExportedModel
+from ..artifacts.loading import load_checkpoints, load_published
+from ..data.bundle import DataBundle
+from ..data.evalset import imagenet_wnids, load_eval_data
+from ..errors import CnnzooError
+from ..interop.pretrained import WeightSource, imagenet_categories
+from ..registry import model_info
+from ..runtime.distributed import SINGLE, World, join
+from ..runtime.execution import ExecPath, prepare, resolve_path
+from .inputs import shared_data
+from .metrics import Metrics, evaluate, evaluate_dense
+from .options import DEFAULT_OPTIONS, EvalOptions, check_options, default_batch
+
+
+@dataclass
+class Scored:
+    """One evaluated model: what it is, where its weights came from, its metrics."""
+
+    name: str
+    file: str
+    metrics: Metrics
+    pretrained: bool = False  # published weights (not a cnnzoo run)
+    source: WeightSource | None = None  # of published weights: their name, preprocessing and published accuracy
+
+    def lines(self) -> list[str]:
+        if not self.pretrained:
+            return [f"{self.name} ({self.file}): {self.metrics.line()}"]
+        what = self.source.name if self.source else "weights"
+        top = [f"{self.name} ({what}, {self.file}): {self.metrics.line()}"]
+        acc1, acc5 = 100 - self.metrics.top1_error, 100 - self.metrics.top5_error
+        measured = f"  accuracy top-1 {acc1:.3f}%, top-5 {acc5:.3f}%"
+        if self.source is None or self.source.top1 is None:
+            return top + [measured]
+        diff = f"; difference {acc1 - self.source.top1:+.3f} points top-1"
+        return top + [f"{measured}; published {self.source.published()}{diff}"]
+
+
+@dataclass
+class Evaluation:
+    data: DataBundle
+    members: list[Scored]
+    ensemble: Metrics | None
+    path: ExecPath
+    runtime: str = "PyTorch"  # or "onnxruntime", "torch.export": what ran exported files
+    metas: list[dict] = field(default_factory=list)
+    world: World = SINGLE  # under torchrun: this process's place (the metrics are every process's sum)
+
+    @property
+    def main(self) -> bool:
+        """Whether this process reports (rank 0, or the only one)."""
+        return self.world.main
+
+    @property
+    def result(self) -> Metrics:
+        """The ensemble's metrics, or the one model's."""
+        return self.ensemble or self.members[0].metrics
+
+
+
+
+
+
+def _path(precision: str, device: str | None = None) -> tuple[World, ExecPath]:
+    path = resolve_path(precision, device=device)
+    world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
+    return world, path.replace(device=device)
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = DEFAULT_OPTIONS, device: str | None = None) -> Evaluation:
+    """Each checkpoint's top-1/top-5 error and loss on `options.data` (see `checkpoint_data`), and their
+    ensemble's (softmax average, weighted by `options.weights`) for several."""
+    check_options(options)
+    if not files:
+        raise CnnzooError("give at least one checkpoint")
+    if options.weights is not None:
+        if len(options.weights) != len(files):
+            raise CnnzooError(f"--weights needs one weight per checkpoint ({len(files)}), got {len(options.weights)}")
+        if not all(math.isfinite(w) and w >= 0 for w in options.weights) or not sum(options.weights) > 0:
+            raise CnnzooError(f"--weights must be finite and >= 0, at least one > 0: got {' '.join(map(str, options.weights))}")
+    models, metas = load_checkpoints(files)
+    exported = isinstance(models[0], ExportedModel)
+    data = shared_data(files, metas, options)
+    if exported:  # an exported file: fp32 (or its own int8) on the CPU, as it was written
+        world, path = join("cpu")[0], ExecPath("cpu")
+        runnable = models
+    else:
+        world, path = _path(options.precision, device)
+        runnable = [prepare(m, path) for m in models]
+    weights = list(options.weights) if options.weights else None
+    members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, weights, world)
+    scored = [Scored(meta["model"], str(f), m) for f, meta, m in zip(files, metas, members)]
+    runtimes = sorted({m.runtime for m in models}) if exported else ["PyTorch"]
+    return Evaluation(data, scored, ensemble, path, " and ".join(runtimes), metas, world)
+
+
+
+
+def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = (), options: EvalOptions = DEFAULT_OPTIONS,
+                       device: str | None = None) -> Evaluation:  # fmt: skip
+    """Each model's top-1/top-5 with published weights on the ImageNet validation images of
+    `options.data` (a root holding val/, or a folder of `<wnid>/` class folders; a subset of the classes
+    is scored against all 1000 outputs), fed with the weights' own preprocessing, beside the accuracy
+    their publisher states; several models with the same preprocessing also as an ensemble."""
+    check_options(options)
+    if not options.data:
+        raise CnnzooError("--data is needed with --model: an ImageNet folder holding val/, or a folder of class folders")
+    if options.weights:
+        raise CnnzooError("--weights (ensemble weights) goes with --checkpoint; pretrained models are averaged equally")
+    for name in names:
+        model_info(name)  # an unknown name fails before any loading
+    models = load_published(names, weights)
+    preps = {m.preprocessing for m in models}
+    if len(preps) > 1:
+        raise CnnzooError(
+            "these weights want their images differently (" + "; ".join(f"{n}: {m.preprocessing.describe()}" for n, m in zip(names, models))
+            + "): evaluate them one at a time"
+        )
+    if options.dense:
+        return _evaluate_dense(names, models, options)
+    transform = models[0].preprocessing.transform(options.crops)
+    workers = 2 if options.workers is None else options.workers
+    data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or default_batch(options.crops), workers,
+                          options.strict, options.limit)  # fmt: skip
+    world, path = _path(options.precision, device)
+    runnable = [prepare(m, path) for m in models]
+    members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, world=world)
+    scored = [Scored(n, m.weights_file, s, True, m.weight_source) for n, m, s in zip(names, models, members)]
+    return Evaluation(data, scored, ensemble, path, world=world)
+
+
+def _evaluate_dense(names: list[str], models: list[nn.Module], options: EvalOptions) -> Evaluation:
+    if options.crops != 1:
+        raise CnnzooError("--dense evaluates whole images: it takes no --crops")
+    if not options.scales or min(options.scales) < 1:
+        raise CnnzooError(f"--scales must be positive sizes, got {options.scales}")
+    prep = models[0].preprocessing
+    data = load_eval_data(options.data, prep.transform(), list(imagenet_wnids()), imagenet_categories(), 1, 0, options.strict,
+                          options.limit)  # fmt: skip
+    items = data.val.items
+    members, ensemble = evaluate_dense(models, items.paths, items.labels, data.num_classes, prep, options.scales, data.stats,
+                                       options.strict)  # fmt: skip
+    scored = [Scored(n, m.weights_file, s, True, m.weight_source) for n, m, s in zip(names, models, members)]
+    return Evaluation(data, scored, ensemble, ExecPath("cpu", "fp32"))
