@@ -96,7 +96,7 @@ def test_a_kill_stops_a_command_like_ctrl_c_and_its_finally_blocks_run(capsys, m
     import os
     import signal
 
-    import cnnzoo.cli as cli
+    import cnnzoo.cli.models as cli
 
     cleaned = []
 

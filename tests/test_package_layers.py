@@ -98,3 +98,13 @@ def test_the_import_graph_has_no_cycle():
     for m in sorted(modules):
         if m not in state:
             visit(m, [])
+
+
+def test_no_function_is_longer_than_80_lines():
+    """A function a reader can hold in view: the CLI's parsers sit beside their handlers, one small function each."""
+    long = []
+    for file in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                long.append(f"{file.relative_to(PACKAGE)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, "split these: " + ", ".join(long)

@@ -114,13 +114,25 @@ def _export_torchscript(model: nn.Module, x: torch.Tensor, file: Path, meta: dic
 
 
 
+
+def export_file(format: str, out: str | Path | None = None, checkpoint: str | Path | None = None, model: str | None = None) -> Path:
+    """Where an export in `format` goes: `out`, else beside `checkpoint` (RUN/model.onnx), else MODEL.SUFFIX here;
+    a file whose suffix is not the format's is refused (a .pt holding ONNX would be opened as TorchScript)."""
+    if format not in FORMATS:
+        raise ExportError(f"format {format!r}: choose {' or '.join(FORMATS)}")
+    suffix = FORMATS[format]
+    file = Path(out) if out else Path(checkpoint).with_suffix(suffix) if checkpoint else Path(f"{model}{suffix}")
+    if file.suffix != suffix:
+        raise ExportError(f"{file}: a {format} file ends in {suffix}")
+    return file
+
+
 @torch.no_grad()
 def export_model(model: nn.Module, meta: dict, file: str | Path, format: str = "onnx", dynamic_batch: bool = False,
                  batch: int = 1) -> ExportReport:  # fmt: skip
     """Write `model` (BatchNorm folded, fp32, eval mode) to `file` and check it against the PyTorch model
     on random images: at `batch`, and with `dynamic_batch` at another batch size too."""
-    if format not in FORMATS:
-        raise ExportError(f"format {format!r}: choose {' or '.join(FORMATS)}")
+    file = export_file(format, file)
     if batch < 1:
         raise ExportError(f"the export batch must be positive, got {batch}")
     if format == "onnx":

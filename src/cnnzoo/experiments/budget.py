@@ -15,6 +15,8 @@ from ..recipes import Recipe
 from ..runtime.execution import prepare, resolve_path
 from .definitions import RunSpec
 
+DEFAULT_BUDGET_MINUTES = 120.0  # `reproduce --schedule budget`: minutes for the whole sweep
+
 CIFAR_TRAIN = 45_000  # the images an epoch of the experiments' data has (CIFAR-10's 45k/5k split)
 
 

@@ -29,7 +29,7 @@ from ..recipes import Recipe, get_recipe
 from ..runtime.distributed import World, join
 from ..runtime.execution import ExecPath, resolve_path
 from ..train import RunConfig, train
-from .budget import CIFAR_TRAIN, epoch_minutes, machine, paper_epochs, scaled
+from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, machine, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
 from .results import write_results
 from .verdicts import Verdict, judge, seed_spread
@@ -113,6 +113,26 @@ def estimate(experiment: Experiment, specs: list[RunSpec], steps_per_epoch: int 
     return out
 
 
+@dataclass(frozen=True)
+class Costs:
+    """What an experiment's default runs cost on this machine (from a measured step of each, cached)."""
+
+    per_run: dict[str, tuple[float, float]]  # run name -> (minutes per epoch, epochs of its paper's schedule)
+    minutes_per_epoch: float  # all default runs, one epoch each
+    converged_hours: float  # all default runs at the converged schedule
+    paper_hours: float  # all default runs at their papers' schedules
+
+
+def experiment_costs(experiment: Experiment) -> Costs:
+    """Each run's measured minutes per epoch and paper length, and the totals of the default runs (optional ones,
+    such as ResNet-1202, run only when named): what `cnnzoo reproduce --list` prints."""
+    specs = list(experiment.runs)
+    per_run = estimate(experiment, specs)
+    default = [per_run[s.name] for s in specs if not s.optional]
+    per_epoch = sum(minutes for minutes, _ in default)
+    return Costs(per_run, per_epoch, per_epoch * CONVERGED_EPOCHS / 60, sum(m * e for m, e in default) / 60)
+
+
 def make_plan(experiment: Experiment, data: str, specs: list[RunSpec], epochs: float | None, schedule: str,
               budget: float, limit: int | None, overrides: list[str], log) -> Plan:  # fmt: skip
     steps_per_epoch = _steps_per_epoch(run_recipe(experiment, specs[0], overrides), data, limit)
@@ -178,7 +198,7 @@ def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, sc
 
 
 def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float | None = None, schedule: str | None = None,
-              runs: list[str] | None = None, budget: float = 120, limit: int | None = None, overrides: list[str] = (),
+              runs: list[str] | None = None, budget: float = DEFAULT_BUDGET_MINUTES, limit: int | None = None, overrides: list[str] = (),
               show_progress: bool | None = None, log=print) -> dict:  # fmt: skip
     """Train an experiment's runs (all of them, or `runs`), skipping finished ones and resuming an unfinished
     one; write the results after every finished run; return them (results.json's content). `overrides`
