@@ -32,7 +32,8 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts
 	$(PY) -m pytest -q -n auto --maxschedchunk 2
 
-# Regenerate the README's model table and src/cnnzoo/costs.json from the registry.
+# Regenerate docs/models.md (every family and model) and src/cnnzoo/costs.json from the registry;
+# `python scripts/update_model_table.py --check` says whether either is out of date.
 table: $(STAMP)
 	$(PY) scripts/update_model_table.py
 

@@ -1,30 +1,112 @@
-"""The README's Python example runs as written."""
+"""The README and the pages of docs/ say what the code does: every ```python block runs as written, every
+concrete `cnnzoo ...` line of a ```sh block is accepted by the CLI's parser, every `cnnzoo` import in any
+block resolves, and every relative link (and its #anchor) points at something that exists."""
+import importlib
 import re
+import shlex
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^[ \t]*```(\w*)\n(.*?)^[ \t]*```", re.S | re.M)
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)\)")
 
 
-def test_python_examples_run():
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, str(README), "exec"), {})
+def blocks(page: Path, language: str | None = None) -> list[str]:
+    return [body for lang, body in FENCE.findall(page.read_text()) if language is None or lang == language]
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings (code blocks are not headings)."""
+    seen: dict[str, int] = {}
+    found = set()
+    for line in FENCE.sub("", page.read_text()).splitlines():
+        m = re.match(r"#{1,6} +(.*)", line)
+        if not m:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        found.add(slug if n == 0 else f"{slug}-{n}")
+    return found
+
+
+PYTHON_BLOCKS = [(page, i) for page in PAGES for i, _ in enumerate(blocks(page, "python"))]
+
+
+def test_every_page_is_checked():
+    assert (ROOT / "README.md") in PAGES and len(PAGES) > 10
+    assert len(PYTHON_BLOCKS) >= 3
+
+
+@pytest.mark.parametrize("page, index", PYTHON_BLOCKS, ids=[f"{page_id(p)}-{i}" for p, i in PYTHON_BLOCKS])
+def test_python_examples_run(page, index, monkeypatch):
+    """Each ```python block runs as written, from the repository root (the examples use its paths).
+    Examples that train or need data are ```text blocks: their imports are checked below."""
+    monkeypatch.chdir(ROOT)
+    exec(compile(blocks(page, "python")[index], f"{page_id(page)} (python block {index})", "exec"), {})
+
+
+def test_imports_in_examples_resolve():
+    """Every `from cnnzoo... import ...` / `import cnnzoo...` line of any block, run or not, names what exists."""
+    lines = [(page, line.strip()) for page in PAGES for block in blocks(page) for line in block.splitlines()]
+    imports = [(p, s) for p, s in lines if re.match(r"(from cnnzoo[\w.]* import |import cnnzoo)", s)]
+    assert len(imports) >= 8
+    for page, statement in imports:
+        m = re.match(r"from (\S+) import (.+)", statement)
+        module = importlib.import_module(m.group(1) if m else statement.split()[1].split(",")[0])
+        for name in (m.group(2).split("#")[0].strip("() ").split(",") if m else []):
+            name = name.split(" as ")[0].strip()
+            assert name and hasattr(module, name), f"{page_id(page)}: {statement}: no {name!r} in {module.__name__}"
 
 
 def test_shell_commands_parse():
-    """Every concrete `cnnzoo ...` line of the README's shell blocks is accepted by the CLI's parser
+    """Every concrete `cnnzoo ...` line of the pages' ```sh blocks is accepted by the CLI's parser
     (synopsis lines with [optional] parts or alternatives are skipped)."""
-    import shlex
-
     from cnnzoo.cli import build_parser
 
-    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), re.S)
-    lines = [line.split(" #")[0].strip() for block in blocks for line in block.splitlines()]
-    commands = [line for line in lines if line.startswith("cnnzoo ") and not any(c in line for c in "[|…")]
-    assert len(commands) > 20
     parser = build_parser()
-    for command in commands:
-        args, extra = parser.parse_known_args(shlex.split(command)[1:])
+    commands = []
+    for page in PAGES:
+        lines = [line.split(" #")[0].strip() for block in blocks(page, "sh") for line in block.splitlines()]
+        commands += [(page, c) for c in lines if c.startswith("cnnzoo ") and not any(ch in c for ch in "[|…")]
+    assert len(commands) > 40
+    for page, command in commands:
+        try:
+            args, extra = parser.parse_known_args(shlex.split(command)[1:])
+        except SystemExit:
+            pytest.fail(f"{page_id(page)}: the parser refuses {command!r}")
         # as `main`: recipe overrides may follow the options of `train` and `reproduce`
-        assert not extra or (args.command in ("train", "reproduce") and all("=" in e for e in extra)), command
+        ok = not extra or (args.command in ("train", "reproduce") and all("=" in e for e in extra))
+        assert ok, f"{page_id(page)}: {command}"
+
+
+def test_relative_links_exist():
+    """Every relative link and image of the README and docs/ names a file (or folder) that exists, and a
+    #fragment names a heading of the page it points at."""
+    broken = []
+    for page in PAGES:
+        for target in LINK.findall(FENCE.sub("", page.read_text())):
+            if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+                continue
+            path, _, fragment = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page_id(page)}: {target} (no such file)")
+            elif fragment and file.suffix == ".md" and fragment not in anchors(file):
+                broken.append(f"{page_id(page)}: {target} (no heading #{fragment})")
+    assert not broken, "\n".join(broken)
+
+
+def test_readme_is_a_front_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 300
+    docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    missing = [name for name in docs if f"(docs/{name})" not in readme]
+    assert not missing, f"the README's Documentation list lacks {missing}"
