@@ -197,7 +197,7 @@ def models_page(costs: dict[str, Costs]) -> str:
         info = cnnzoo.model_info(name)
         top1 = f"{info.published.top1:g}%" if info.published else "-"
         title = titles[info.family]
-        lines.append(f"| `{name}` | [{title}](#{anchor(title)}) | {info.paper.cite()} | {c.params:,} | {c.macs / 1e9:.3f} "
+        lines.append(f"| `{name}` | [{info.family}](#{anchor(title)}) | {info.paper.cite()} | {c.params:,} | {c.macs / 1e9:.3f} "
                      f"| {info.input_size} | {top1} |")  # fmt: skip
     lines.append("")
     for family, infos in families.items():
