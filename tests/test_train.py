@@ -149,11 +149,29 @@ def test_training_learns_and_writes_its_artifacts(tmp_path):
         assert (tmp_path / "run" / name).is_file(), name
 
 
-def test_ema_and_plateau_and_clipping_run(tmp_path):
+def test_ema_and_plateau_and_clipping_run(tmp_path, monkeypatch):
+    """EMA: the final weights are the average's, not the last step's; clipping: every step's gradients are clipped at
+    the recipe's norm; plateau: the learning rate holds at the recipe's until the error stops falling."""
+    clipped, lrs = [], []
+    clip = torch.nn.utils.clip_grad_norm_
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda params, norm, *a, **k: clipped.append(norm) or clip(params, norm, *a, **k))
+    step = torch.optim.SGD.step
+
+    def spy(self, *a, **k):
+        lrs.append(self.param_groups[0]["lr"])
+        return step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", spy)
     recipe = get_recipe("resnet_cifar").override(iterations=None, epochs=1, batch_size=64, schedule="plateau", ema_decay=0.9,
-                                                  clip_grad=1.0, normalize="pixel", val_size=None)  # fmt: skip
+                                                  clip_grad=1.0, normalize="pixel", val_size=None, warmup=0)  # fmt: skip
     result = _run(tmp_path / "ema", recipe)
-    assert result.final["epochs"] == 1
+    steps = result.final["steps"]
+    assert result.final["epochs"] == 1 and steps == len(clipped) == len(lrs) > 0
+    assert clipped == [1.0] * steps and lrs == pytest.approx([recipe.lr] * steps)
+    final, ckpt = load_file(tmp_path / "ema" / "model.safetensors"), load_checkpoint(tmp_path / "ema" / "checkpoint.pt")
+    assert all(torch.equal(final[k], ckpt["ema"][k].cpu()) for k in final)  # the average is what was kept
+    weights = [k for k in final if final[k].dim() == 4]  # the convolutions
+    assert any(not torch.equal(final[k], ckpt["model"][k].cpu()) for k in weights)  # and it is not the last step's
 
 
 def test_divergence_stops_with_the_step(tmp_path):
