@@ -10,7 +10,8 @@ import torch
 
 from cnnzoo.data.loaders import MemoryLoader
 from cnnzoo.runtime.distributed import World
-from helpers import TINY_CLI, cli, torchrun
+from conftest import LEARNED_DIGITS
+from helpers import TINY_CLI, torchrun
 
 EVAL_SCRIPT = textwrap.dedent('''
     import json, sys
@@ -65,19 +66,19 @@ def test_distributed_evaluation_counts_every_image_once(tmp_path, nproc):
 
 
 @pytest.mark.heavy(30)
-def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
-    """The tiny ResNet (helpers.TINY) on the digits with the demo's recipe at global batch 64 (4 epochs of 25 steps),
-    in 1 and in 2 processes. The batches are identical; BatchNorm normalises over each process's 32 images instead
-    of 64 (SyncBatchNorm is CUDA-only), so the runs agree within a tolerance: 0.1 of training loss in each epoch,
-    and both learn (under 10% validation error, chance 90%) to within 3 points (5 of the 179 images)."""
-    args = ["-m", "cnnzoo", "train", "resnet20", *TINY_CLI, "--data", "digits", "--recipe", "demo", "epochs=4", "lr=0.1", "batch_size=64"]
-    one = cli(*args[2:], "--out", str(tmp_path / "one"))
-    assert one.returncode == 0, one.stderr[-2000:]
+def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, learned_digits):
+    """The tiny ResNet (helpers.TINY) on the digits with the demo's recipe at global batch 64 (4 epochs of 25 steps), in
+    2 processes, against the shared learned run (conftest.learned_digits: the same recipe in 1 process). The batches are
+    identical; BatchNorm normalises over each process's 32 images instead of 64 (SyncBatchNorm is CUDA-only), so the
+    runs agree within a tolerance: 0.1 of training loss in each epoch, and both learn (under 10% validation error,
+    chance 90%) to within 3 points (5 of the 179 images)."""
+    overrides = [f"{k}={v}" for k, v in LEARNED_DIGITS.items()]
+    args = ["-m", "cnnzoo", "train", "resnet20", *TINY_CLI, "--data", "digits", "--recipe", "demo", *overrides]
     two = torchrun(2, *args, "--out", str(tmp_path / "two"))
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stdout.count("epoch 1:") == 1  # rank 0 alone logs
-    a, b = (json.loads((tmp_path / run / "summary.json").read_text()) for run in ("one", "two"))
-    la, lb = (json.loads((tmp_path / run / "log.json").read_text()) for run in ("one", "two"))
+    a, b = (json.loads((run / "summary.json").read_text()) for run in (learned_digits, tmp_path / "two"))
+    la, lb = (json.loads((run / "log.json").read_text()) for run in (learned_digits, tmp_path / "two"))
     assert (a["processes"], b["processes"], a["steps"], b["steps"]) == (1, 2, 100, 100)
     assert all(abs(ea["train_loss"] - eb["train_loss"]) < 0.1 for ea, eb in zip(la, lb))
     assert a["val_top1_error"] < 10 and b["val_top1_error"] < 10  # both learned (chance: 90%)

@@ -116,22 +116,22 @@ def test_checkpoints_round_trip_and_never_run_code(tmp_path):
         load_checkpoint(tmp_path / "cut.pt")
 
 
-def _run(out, recipe, **kwargs):
-    return train_tiny(out, recipe, limit=512, **kwargs)
+def _run(out, recipe, limit=512, **kwargs):
+    return train_tiny(out, recipe, limit=limit, **kwargs)
 
 
 @pytest.mark.heavy(11)
 def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights,
     on the fp32 path and on the bf16 autocast one (8 steps an epoch: stops at 5, 8 and 13 of 16)."""
-    recipe = get_recipe("short").override(epochs=2, batch_size=64, checkpoint_every=3)
-    whole = _run(tmp_path / "whole", recipe)
+    recipe = get_recipe("short").override(epochs=2, batch_size=32, checkpoint_every=3)
+    whole = _run(tmp_path / "whole", recipe, limit=256)
     assert whole.final["path"].startswith(f"CPU, {cpu_path}")
     for stop in (5, 8, 13):
         with pytest.raises(StopRequested):
-            _run(tmp_path / "parts", recipe, max_steps=stop, resume=stop != 5)
+            _run(tmp_path / "parts", recipe, limit=256, max_steps=stop, resume=stop != 5)
     before = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")["position"]["seconds"]  # three processes' time
-    final = _run(tmp_path / "parts", recipe, resume=True).final
+    final = _run(tmp_path / "parts", recipe, limit=256, resume=True).final
     whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
     rows = (tmp_path / "parts" / "log.csv").read_text().splitlines()
