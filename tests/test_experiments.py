@@ -44,8 +44,15 @@ def test_every_experiment_definition_is_valid(name):
 
 
 @pytest.mark.parametrize("name", [n for n in EXPERIMENTS if not EXPERIMENTS[n].ensemble])
-def test_every_experiments_plot_draws_its_runs(name, tmp_path):
-    """Each experiment's plot, drawn from results shaped as the sweep writes them (two runs, one unfinished)."""
+def test_every_experiments_plot_draws_its_runs(name, tmp_path, monkeypatch):
+    """Each experiment's plot, drawn from results shaped as the sweep writes them (two runs, one unfinished): a PNG
+    whose figure names both runs (a legend entry, a tick label or a note) and plots something for each."""
+    import matplotlib.figure
+    import matplotlib.text
+
+    drawn = []
+    savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: drawn.append(fig) or savefig(fig, *a, **k))
     e = EXPERIMENTS[name]
     history = [{"epoch": k, "step": 100 * k, "train_top1_error": 50.0 / k, "val_top1_error": 55.0 / k} for k in (1, 2)]
     runs = [{"run": r.name, "group": r.group, "macs": 1e6 * (i + 1), "history": history,
@@ -53,6 +60,10 @@ def test_every_experiments_plot_draws_its_runs(name, tmp_path):
     runs[0]["val_top1_error"] = 27.5
     file = plot(e, {"runs": runs, "title": e.title, "schedule": "2 epochs each"}, tmp_path)
     assert file == tmp_path / f"{e.plot}.png" and file.read_bytes().startswith(b"\x89PNG")
+    (fig,) = drawn
+    texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text)}
+    assert all(any(r["run"] in t for t in texts) for r in runs), f"runs missing from the figure's text: {sorted(texts)}"
+    assert sum(len(ax.lines) + len(ax.patches) + len(ax.collections) for ax in fig.axes) >= 2  # something drawn for them
 
 
 def test_the_cifar_resnext_family_is_of_equal_complexity():

@@ -1,4 +1,4 @@
-"""The package is drawn as floors (see the README's Layout): an import goes down or sideways, never up,
+"""The package is drawn as floors (see docs/layout.md): an import goes down or sideways, never up,
 and the import graph has no cycle. Read from the source, so a lazy import inside a function counts."""
 import ast
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Parameters and MACs of every registered model, as the README table and `cnnzoo list` show them.
+"""Parameters and MACs of every registered model, as docs/models.md and `cnnzoo list` show them.
 
 Counting all models on meta tensors takes half a minute, so the numbers are stored in
 costs.json by `make table` (scripts/update_model_table.py); a test recomputes them, so the

@@ -7,7 +7,7 @@ static quantization rewrites it in QDQ form: weights int8 per output channel, ac
 scales from the calibration images (the range each tensor takes over them), so that ONNX Runtime runs
 the convolutions and matrix products in integer kernels (VNNI where the CPU has it). Measured here
 against PyTorch's PT2E flow with the x86 quantizer (which needs torch.compile to run in int8 at all)
-in `benchmarks/int8.py`: ONNX Runtime was faster and starts at once; see the README.
+in `benchmarks/int8.py`: ONNX Runtime was faster and starts at once; see docs/weights-and-deployment.md.
 
 The file is an ordinary exported .onnx with cnnzoo's metadata (and a `quantization` entry): `eval`,
 `predict` and `bench --file` take it.

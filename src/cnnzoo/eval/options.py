@@ -8,7 +8,7 @@ from .metrics import DENSE_SCALES
 
 # Evaluation runs in fp32 unless asked otherwise: a published accuracy is a number to reproduce, and a
 # run's error is compared across machines, so neither may depend on which CPU evaluates it. bf16 (the
-# fast path on AVX-512 BF16 / AMX CPUs and GPUs) is `precision="auto"` or "bf16"; see the README for
+# fast path on AVX-512 BF16 / AMX CPUs and GPUs) is `precision="auto"` or "bf16"; see docs/training.md for
 # what it costs in accuracy on the committed CIFAR-10 weights.
 DEFAULT_PRECISION = "fp32"
 

@@ -35,7 +35,7 @@ def scaled(recipe: Recipe, epochs: float, steps_per_epoch: int) -> Recipe:
 
 
 def machine() -> str:
-    """The CPU (and GPU) results were measured on, as README figures name it."""
+    """The CPU (and GPU) results were measured on, as the docs' figures name it."""
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:

@@ -38,7 +38,7 @@ SWEEP_SCHEDULES = ("converged", "paper", "budget")
 # The sweeps' default: the `short` recipe (Nesterov SGD, a one-epoch warm-up, then a linear fall to zero; label
 # smoothing) for 30 epochs, in every run of an experiment. A deviation from the papers, named in every results.md:
 # the claims compare architectures under one recipe that converges on 2 cores, where the papers' 164-300 epochs
-# do not fit. ResNet-20 reaches about 12% with it, the 183-epoch paper-recipe run's 12.46% (see the README).
+# do not fit. ResNet-20 reached 13.14% with it, the 183-epoch paper-recipe run 12.46% (docs/experiments.md).
 CONVERGED_RECIPE, CONVERGED_EPOCHS = "short", 30
 _CONVERGED_KEEPS = ("augment", "normalize", "val_size", "split_seed", "input_size")  # the experiment's data, as the paper had it
 
