@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from cnnzoo import CnnzooError
+from cnnzoo.artifacts import load_model
 from cnnzoo.cli import main
 
 
@@ -191,3 +193,16 @@ def test_empty_class_folder_from_the_command_line(capsys, tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "data" / "train" / "a" / "1.png")
     code, _, err = run(capsys, "train", "resnet20", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r"))
     assert code == 2 and "holds no images" in err
+
+
+def test_library_errors_name_parameters_and_the_cli_names_its_flags(capsys, tmp_path):
+    from cnnzoo.experiments import reproduce
+
+    with pytest.raises(CnnzooError, match="^`epochs`, `budget` and `limit` must be positive$"):
+        reproduce("resnet-cifar", "digits", tmp_path / "a", epochs=-1, log=lambda *a: None)
+    code, _, err = run(capsys, "reproduce", "resnet-cifar", "--data", "digits", "--epochs", "-1", "--out", str(tmp_path / "b"))
+    assert code == 2 and err == "cnnzoo: error: --epochs, --budget and --limit must be positive\n"
+    with pytest.raises(CnnzooError, match="`checkpoint` .* and `pretrained` .* exclude each other"):
+        load_model("a.safetensors", pretrained="timm")
+    code, _, err = run(capsys, "predict", "x.png", "--checkpoint", "a.safetensors", "--pretrained", "timm")
+    assert code == 2 and "--checkpoint (a cnnzoo run) and --pretrained (published weights) exclude each other" in err

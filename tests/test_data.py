@@ -195,7 +195,7 @@ def test_bad_images_are_skipped_and_counted(tmp_path, kind):
     with pytest.warns(UserWarning, match="skipping"):
         assert load_rgb(path, stats=stats) is None
     assert stats.total == 1 and "1 images skipped" in stats.summary()
-    with pytest.raises(BadImageError, match="--strict"):
+    with pytest.raises(BadImageError, match="`strict`"):
         load_rgb(path, strict=True)
 
 

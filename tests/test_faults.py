@@ -133,7 +133,7 @@ def test_disk_full_is_a_clear_error_and_the_last_checkpoint_stays(tmp_path, monk
 
 def test_unwritable_run_folder_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(Exception, match="cannot write to the run folder .*choose another --out"):
+    with pytest.raises(Exception, match="cannot write to the run folder .*choose another `out`"):
         _run(tmp_path / "file" / "run")
 
 
@@ -259,6 +259,6 @@ def test_a_corpus_of_bad_images_never_crashes_a_run(tmp_path):
     assert bundle.stats.total == 2 * 4  # truncated, zero-byte, huge and not-an-image, in each class
     assert len(bundle.train.labels) + len(bundle.val.labels) == 2 * 9  # six good, PNG-named-JPEG, CMYK, greyscale
     assert "too large" in bundle.stats.summary() or "huge" in bundle.stats.summary()
-    with pytest.raises(Exception, match="--strict"):
+    with pytest.raises(Exception, match="`strict`"):
         load_data(str(tmp_path / "data"), DataOptions(batch_size=4, strict=True, val_size=2))
 

@@ -46,5 +46,5 @@ def test_finetune_with_a_frozen_backbone_and_with_a_slower_one(tmp_path, cifar10
 def test_finetune_refuses_a_class_count_the_data_does_not_have(tmp_path, torchvision_file):
     init, _ = torchvision_file
     config = RunConfig("resnet18", "digits", get_recipe("short"), tmp_path / "r", log=quiet, init=str(init), num_classes=7)
-    with pytest.raises(CnnzooError, match="--num-classes 7, but digits has 10 classes"):
+    with pytest.raises(CnnzooError, match="`num_classes` 7, but digits has 10 classes"):
         train(config)

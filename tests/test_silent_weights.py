@@ -102,7 +102,7 @@ def test_metadata_is_untrusted_input(tmp_path, field, value, message):
 
 def test_ensemble_weights_and_options_are_validated(tmp_path, capsys):
     for weights in ((math.nan, 1.0), (1.0, -1.0), (0.0, 0.0), (math.inf, 1.0)):
-        with pytest.raises(CnnzooError, match="--weights must be finite and >= 0, at least one > 0"):
+        with pytest.raises(CnnzooError, match="`weights` must be finite and >= 0, at least one > 0"):
             evaluate_checkpoints([COMMITTED, COMMITTED], EvalOptions(weights=weights))
     recipe = get_recipe("short")
     for override, message in (("momentum=5", r"momentum must be in \[0, 1\)"), ("seed=1180591620717411303424", "seed must be an integer")):

@@ -183,7 +183,7 @@ def test_divergence_stops_with_the_step(tmp_path):
 def test_a_new_run_never_overwrites_an_old_one(tmp_path):
     recipe = get_recipe("short").override(epochs=1, batch_size=256)
     _run(tmp_path / "r", recipe)
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(Exception, match="`resume`"):
         _run(tmp_path / "r", recipe)
 
 

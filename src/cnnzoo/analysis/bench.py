@@ -37,13 +37,13 @@ def benchmark(
     size = input_size or info.input_size
     runs = {f"{name} (cnnzoo)": (prepare(info.build(), path, train), path)}
     if files and train:
-        raise CnnzooError("--file times inference: exported files do not train")
+        raise CnnzooError("`files` time inference: exported files do not train")
     for label, module in (files or {}).items():
         runs[label] = (module, ExecPath("cpu"))
     if vs:
         if info.peer is None or info.peer.library != vs:
             have = f"its peer is {info.peer}" if info.peer else "it has no peer"
-            raise CnnzooError(f"--vs {vs}: {name} has no {vs} counterpart ({have})")
+            raise CnnzooError(f"`vs` {vs}: {name} has no {vs} counterpart ({have})")
         peer = build_peer(info.peer)
         runs[f"{info.peer} ({vs})"] = (prepare(peer, path, train, fold=fold_peer), path)
     x = torch.randn(batch, 3, size, size)

@@ -47,7 +47,7 @@ def open_published(name: str, source: str | Path | None = None) -> nn.Module:
     preprocessing (`model.preprocessing`) and where they came from (`model.weight_source`)."""
     info = model_info(name)
     if info.peer is None and source is None:
-        raise CnnzooError(f"{name} has no torchvision/timm weights: give --checkpoint of a cnnzoo run, or --pretrained FILE")
+        raise CnnzooError(f"{name} has no torchvision/timm weights: give `checkpoint` of a cnnzoo run, or `pretrained` FILE")
     return create_model(name, weights=source or info.peer.library).eval()
 
 
@@ -83,11 +83,11 @@ def load_model(checkpoint: str | Path | None = None, model: str | None = None, p
     """A model in eval mode and its metadata (classes, input size, preprocessing): of `checkpoint` (a cnnzoo
     run's), or of the registered `model` with published weights (`pretrained`, default its peer library's)."""
     if checkpoint and pretrained:
-        raise CnnzooError("--checkpoint (a cnnzoo run) and --pretrained (published weights) exclude each other: give one")
+        raise CnnzooError("`checkpoint` (a cnnzoo run) and `pretrained` (published weights) exclude each other: give one")
     if checkpoint:
         return open_run(checkpoint, model)
     if not model:
-        raise CnnzooError("give --checkpoint (of `cnnzoo train`), or --model NAME with published weights (--pretrained torchvision|timm|FILE)")
+        raise CnnzooError("give `checkpoint` (of `cnnzoo train`), or `model` NAME with published weights (`pretrained` torchvision|timm|FILE)")
     net = open_published(model, pretrained)
     return net, pretrained_meta(model, net)
 
@@ -99,9 +99,9 @@ def load_predictor(checkpoint: str | Path | None = None, model: str | None = Non
     suffix = Path(checkpoint).suffix if checkpoint is not None else ""
     runtime = runtime or ("onnx" if suffix == ".onnx" else "torch")
     if runtime == "onnx" and suffix != ".onnx":
-        raise CnnzooError("--runtime onnx runs an exported file: give --checkpoint MODEL.onnx (from `cnnzoo export`)")
+        raise CnnzooError("`runtime` onnx runs an exported file: give `checkpoint` MODEL.onnx (from `cnnzoo export`)")
     if runtime == "torch" and suffix == ".onnx":
-        raise CnnzooError(f"{checkpoint} is an ONNX file: it runs with --runtime onnx")
+        raise CnnzooError(f"{checkpoint} is an ONNX file: it runs with `runtime` onnx")
     if is_exported(checkpoint):
         return open_exported(checkpoint)
     return load_model(checkpoint, model, pretrained)

@@ -3,6 +3,7 @@
 stderr, exit 2."""
 import argparse
 import contextlib
+import re
 import signal
 import sys
 import threading
@@ -19,6 +20,20 @@ def build_parser() -> argparse.ArgumentParser:
         for add in module.COMMANDS:
             add(sub)
     return parser
+
+
+# library parameters whose flag is named otherwise
+ALIASES = {"files": "--file"}
+
+
+def as_flags(message: str, parser: argparse.ArgumentParser, command: str | None) -> str:
+    """A library error names its parameters in backticks (`out`, `num_classes`); on the command line they read as
+    the subcommand's flags (--out, --num-classes). A backticked word that is no flag of the command stays as it is."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    chosen = sub.choices.get(command) if sub and command else None
+    flags = {a.dest: max(a.option_strings, key=len) for a in (chosen._actions if chosen else []) if a.option_strings}
+    flags |= {k: v for k, v in ALIASES.items() if v in flags.values()}
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m.group(1), m.group(0)), message)
 
 
 def _interrupt(signum, frame) -> None:
@@ -52,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print("cnnzoo: stopped", file=sys.stderr)
         return 130
     except CnnzooError as e:
-        print(f"cnnzoo: error: {e}", file=sys.stderr)
+        print(f"cnnzoo: error: {as_flags(str(e), parser, getattr(args, 'command', None))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `cnnzoo list | head`
         sys.stderr.close()

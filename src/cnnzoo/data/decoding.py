@@ -100,7 +100,7 @@ def load_rgb(path: str | Path, strict: bool = False, stats: DecodeStats | None =
 
 def skip_or_raise(path: str, reason: str, strict: bool, stats: DecodeStats | None) -> None:
     if strict:
-        raise BadImageError(f"cannot decode {path}: {reason}; fix or remove the file, or run without --strict")
+        raise BadImageError(f"cannot decode {path}: {reason}; fix or remove the file, or run without `strict`")
     warnings.warn(f"skipping {path}: {reason}", stacklevel=3)
     if stats is not None:
         stats.add(path, reason)

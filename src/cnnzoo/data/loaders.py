@@ -160,7 +160,7 @@ class _Files(Dataset):
             img = decode(path)
         except BadImageError as e:
             if self.strict:
-                raise BadImageError(f"cannot decode {path}: {e}; fix or remove the file, or run without --strict") from None
+                raise BadImageError(f"cannot decode {path}: {e}; fix or remove the file, or run without `strict`") from None
             return None, path, str(e)
         # this sample's augmentation, whichever worker runs it and whenever the epoch was resumed
         torch.manual_seed(derived_seed(self.seed, self.epoch, i))

@@ -73,7 +73,7 @@ def quantize_model(model: nn.Module, meta: dict, calibration: Iterable[torch.Ten
     if file.suffix != ".onnx":
         raise CnnzooError(f"{file}: an int8 model is written as ONNX, a name ending in .onnx")
     if images < 1:
-        raise CnnzooError(f"--images must be at least 1, got {images}")
+        raise CnnzooError(f"`images` must be at least 1, got {images}")
     start = time.perf_counter()
     batches, seen = [], 0
     for batch in calibration:

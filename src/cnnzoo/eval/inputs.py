@@ -45,7 +45,7 @@ def checkpoint_data(meta: dict, options: EvalOptions = DEFAULT_OPTIONS) -> DataB
     batch, workers = options.batch_size, options.workers
     if meta.get("preprocessing"):
         if not options.data:
-            raise CnnzooError("--data is needed for an export of published weights: an ImageNet folder holding val/")
+            raise CnnzooError("`data` is needed for an export of published weights: an ImageNet folder holding val/")
         transform = Preprocessing.from_dict(meta["preprocessing"]).transform(options.crops)
         return load_eval_data(options.data, transform, list(imagenet_wnids()), meta["class_names"], batch or default_batch(options.crops),
                               2 if workers is None else workers, options.strict, options.limit)  # fmt: skip
@@ -56,7 +56,7 @@ def checkpoint_data(meta: dict, options: EvalOptions = DEFAULT_OPTIONS) -> DataB
     spec = options.data or meta["data"]
     if is_training_data(spec):
         if options.limit:
-            raise CnnzooError("--limit is for evaluation-only data (a folder of labelled images, ImageNet val): a run's split is fixed")
+            raise CnnzooError("`limit` is for evaluation-only data (a folder of labelled images, ImageNet val): a run's split is fixed")
         data_options = recipe.data_options(meta["input_size"], options.crops, options.strict)
         return as_trained(load_data(str(spec), data_options), meta, str(spec))
     return load_eval_data(spec, meta_transform(meta, options.crops), list(meta["classes"]), list(meta["class_names"]),

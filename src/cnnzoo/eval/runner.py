@@ -111,9 +111,9 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = DEFAULT
         raise CnnzooError("give at least one checkpoint")
     if options.weights is not None:
         if len(options.weights) != len(files):
-            raise CnnzooError(f"--weights needs one weight per checkpoint ({len(files)}), got {len(options.weights)}")
+            raise CnnzooError(f"`weights` needs one weight per checkpoint ({len(files)}), got {len(options.weights)}")
         if not all(math.isfinite(w) and w >= 0 for w in options.weights) or not sum(options.weights) > 0:
-            raise CnnzooError(f"--weights must be finite and >= 0, at least one > 0: got {' '.join(map(str, options.weights))}")
+            raise CnnzooError(f"`weights` must be finite and >= 0, at least one > 0: got {' '.join(map(str, options.weights))}")
     models, metas = load_checkpoints(files)
     exported = isinstance(models[0], ExportedModel)
     data = shared_data(files, metas, options)
@@ -140,9 +140,9 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
     their publisher states; several models with the same preprocessing also as an ensemble."""
     check_options(options)
     if not options.data:
-        raise CnnzooError("--data is needed with --model: an ImageNet folder holding val/, or a folder of class folders")
+        raise CnnzooError("`data` is needed with `model`: an ImageNet folder holding val/, or a folder of class folders")
     if options.weights:
-        raise CnnzooError("--weights (ensemble weights) goes with --checkpoint; pretrained models are averaged equally")
+        raise CnnzooError("`weights` (ensemble weights) goes with `checkpoint`; pretrained models are averaged equally")
     for name in names:
         model_info(name)  # an unknown name fails before any loading
     models = load_published(names, weights)
@@ -167,9 +167,9 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
 
 def _evaluate_dense(names: list[str], models: list[nn.Module], options: EvalOptions) -> Evaluation:
     if options.crops != 1:
-        raise CnnzooError("--dense evaluates whole images: it takes no --crops")
+        raise CnnzooError("`dense` evaluates whole images: it takes no `crops`")
     if not options.scales or min(options.scales) < 1:
-        raise CnnzooError(f"--scales must be positive sizes, got {options.scales}")
+        raise CnnzooError(f"`scales` must be positive sizes, got {options.scales}")
     prep = models[0].preprocessing
     data = load_eval_data(options.data, prep.transform(), list(imagenet_wnids()), imagenet_categories(), 1, 0, options.strict,
                           options.limit)  # fmt: skip

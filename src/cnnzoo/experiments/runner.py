@@ -172,7 +172,7 @@ def load_plan(out: Path) -> Plan | None:
     try:
         plan = Plan(**read_json(file, "a sweep's plan"))
     except TypeError as e:
-        raise CnnzooError(f"{file} is not a plan of `cnnzoo reproduce` ({e}): remove it, or choose another --out") from None
+        raise CnnzooError(f"{file} is not a plan of `cnnzoo reproduce` ({e}): remove it, or choose another `out`") from None
     typed = {"experiment": str, "data": str, "schedule": str, "runs": list, "recipes": dict, "machine": str, "overrides": list}
     for name, kind in typed.items():
         if not isinstance(getattr(plan, name), kind):
@@ -194,7 +194,7 @@ def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, sc
     if Path(plan.data).expanduser().resolve() != Path(data).expanduser().resolve() and plan.data != data:
         differ.append(f"data {plan.data!r} -> {data!r}")
     if differ:
-        raise CnnzooError(f"this sweep was planned otherwise ({'; '.join(differ)}): run it as planned (plan.json), or use another --out")
+        raise CnnzooError(f"this sweep was planned otherwise ({'; '.join(differ)}): run it as planned (plan.json), or use another `out`")
 
 
 def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float | None = None, schedule: str | None = None,
@@ -205,9 +205,9 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     (`FIELD=VALUE`) change every run's recipe, as `cnnzoo train`'s do."""
     experiment = get_experiment(name)
     if schedule is not None and schedule not in SWEEP_SCHEDULES:
-        raise CnnzooError(f"--schedule {schedule!r}: choose {' or '.join(SWEEP_SCHEDULES)} (or give --epochs N)")
+        raise CnnzooError(f"`schedule` {schedule!r}: choose {' or '.join(SWEEP_SCHEDULES)} (or give `epochs`)")
     if epochs is not None and not epochs > 0 or not budget > 0 or limit is not None and limit < 1:
-        raise CnnzooError("--epochs, --budget and --limit must be positive")
+        raise CnnzooError("`epochs`, `budget` and `limit` must be positive")
     out = Path(out or f"experiments/{name}")
     world, _ = join(resolve_path("auto", train=True).device)
     log = log if world.main else (lambda *args, **kwargs: None)

@@ -30,13 +30,13 @@ def folder_lock(folder: str | os.PathLike, what: str = "run", log=print):
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise CnnzooError(f"cannot write to the {what} folder {folder}: {e.strerror or e}; choose another --out") from None
+        raise CnnzooError(f"cannot write to the {what} folder {folder}: {e.strerror or e}; choose another `out`") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FolderInUseError(f"{folder} is in use by another cnnzoo {what} ({_describe(_read(fd))}): wait for it to end, "
-                                   f"or choose another --out") from None  # fmt: skip
+                                   f"or choose another `out`") from None  # fmt: skip
         previous = _read(fd)
         if previous:  # recorded, yet nobody held it: its process died without releasing (SIGKILL, a crash, a reboot)
             log(f"{folder}: recovered the lock of a {what} that ended without releasing it ({_describe(previous)})")

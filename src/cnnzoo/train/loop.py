@@ -183,7 +183,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
         raise CnnzooError(f"teacher={recipe.teacher!r}: no such file; name a trained run's model.safetensors or checkpoint.pt")
     out = Path(config.out)
     if config.restart and config.resume:
-        raise CnnzooError("--restart starts a new run and --resume continues the old one: give one")
+        raise CnnzooError("`restart` starts a new run and `resume` continues the old one: give one")
     if config.restart and not config.dry_run and (out / "checkpoint.pt").exists():
         _set_aside(out, config.log)
     resume = _check_run_folder(out, config.resume, config.dry_run)
@@ -203,7 +203,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     if data.num_classes < 2:
         raise CnnzooError(f"{config.data} has {data.num_classes} class ({', '.join(data.class_names)}): a classifier needs at least two")
     if config.num_classes is not None and config.num_classes != data.num_classes:
-        raise CnnzooError(f"--num-classes {config.num_classes}, but {config.data} has {data.num_classes} classes")
+        raise CnnzooError(f"`num_classes` {config.num_classes}, but {config.data} has {data.num_classes} classes")
     steps_per_epoch = len(data.train)
     if steps_per_epoch == 0:
         raise CnnzooError(f"the training set ({data.train.num_images:,} images) is smaller than one batch of {recipe.batch_size}: "
@@ -260,8 +260,8 @@ def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> b
     if resume == "auto":
         resume = checkpoint_file.exists()
     if checkpoint_file.exists() and not resume:
-        raise CnnzooError(f"{out} already holds a run: add --resume to continue it, --restart to set it aside and start anew, "
-                          f"or choose another --out")  # fmt: skip
+        raise CnnzooError(f"{out} already holds a run: add `resume` to continue it, `restart` to set it aside and start anew, "
+                          f"or choose another `out`")  # fmt: skip
     if resume and not checkpoint_file.exists():
         raise CnnzooError(f"nothing to resume: no checkpoint at {checkpoint_file}")
     if dry_run:  # write nothing, but a folder that could not be written is refused as a real run would be
@@ -272,7 +272,7 @@ def _check_run_folder(out: Path, resume: bool | str, dry_run: bool = False) -> b
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CnnzooError(f"cannot write to the run folder {out}: {e.strerror or e}; choose another --out") from None
+        raise CnnzooError(f"cannot write to the run folder {out}: {e.strerror or e}; choose another `out`") from None
     _probe(out, out)
     return bool(resume)
 
@@ -287,7 +287,7 @@ def _probe(folder: Path, out: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise CnnzooError(f"cannot write to the run folder {out}: {e.strerror or e}; choose another --out") from None
+        raise CnnzooError(f"cannot write to the run folder {out}: {e.strerror or e}; choose another `out`") from None
 
 
 def input_size(recipe: Recipe, model: nn.Module, data_size: int | None) -> int:

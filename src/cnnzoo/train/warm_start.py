@@ -14,7 +14,7 @@ def warm_start(path: str | Path, name: str, num_classes: int, options: dict) -> 
     classes differ in number. Returns the model and its options."""
     state, meta = read_trained(path)
     if meta["model"] != name:
-        raise CheckpointError(f"--init {path} holds {meta['model']} weights, not {name}'s: train {meta['model']}, or start {name} afresh")
+        raise CheckpointError(f"`init` {path} holds {meta['model']} weights, not {name}'s: train {meta['model']}, or start {name} afresh")
     options = {**meta["model_options"], **options}
     model = create_model(name, num_classes=meta["num_classes"], **options)
     load_fitting(model, state, f"--init {path} ({meta['model']}, {meta['num_classes']} classes)")
