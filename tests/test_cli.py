@@ -9,6 +9,7 @@ import pytest
 from cnnzoo import CnnzooError
 from cnnzoo.artifacts import load_model
 from cnnzoo.cli import main
+from helpers import TINY_CLI
 
 
 def run(capsys, *argv):
@@ -154,7 +155,7 @@ def test_bench_and_compare_errors(capsys, argv, message):
 @pytest.mark.heavy(10)
 def test_train_eval_predict_from_the_command_line(capsys, tmp_path):
     out = tmp_path / "run"
-    code, text, _ = run(capsys, "train", "resnet20", "--data", "digits", "--recipe", "short", "epochs=2", "batch_size=64",
+    code, text, _ = run(capsys, "train", "resnet20", *TINY_CLI, "--data", "digits", "--recipe", "short", "epochs=2", "batch_size=64",
                         "--out", str(out), "--limit", "512")  # fmt: skip
     assert code == 0 and "recipe short" in text and "done: validation top-1 error" in text
     code, text, _ = run(capsys, "eval", "--checkpoint", str(out / "model.safetensors"), str(out / "checkpoint.pt"), "--crops", "10")

@@ -26,7 +26,7 @@ def _finetune(out, data, init, **recipe):
     return train(RunConfig("resnet18", str(data), recipe, out, show_progress=False, log=quiet, limit=1000, init=str(init), num_classes=10))
 
 
-@pytest.mark.heavy(15)
+@pytest.mark.heavy(30)
 def test_finetune_with_a_frozen_backbone_and_with_a_slower_one(tmp_path, cifar10_root, torchvision_file):
     init, pretrained = torchvision_file
     frozen = _finetune(tmp_path / "frozen", cifar10_root, init, freeze_backbone=True)
