@@ -79,6 +79,20 @@ def learned_digits(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def two_step_weights(tmp_path_factory) -> Path:
+    """The final weights of a 2-step run (the tiny ResNet, 512 digits, batch 256), made once per session: a teacher to
+    distil from, weights to start a run from."""
+
+    def make(folder: Path) -> None:
+        from cnnzoo.train import get_recipe
+        from helpers import quick_run
+
+        quick_run(folder / "run", get_recipe("short").override(epochs=1, batch_size=256))
+
+    return made_once(tmp_path_factory, "two-step", make) / "run" / "model.safetensors"
+
+
+@pytest.fixture(scope="session")
 def cifar10_root() -> Path:
     if not (CIFAR10 / "train").is_dir():
         pytest.skip(f"CIFAR-10 not found at {CIFAR10} (the shared data folder); these tests need it")

@@ -26,6 +26,11 @@ def train_tiny(out, recipe, data: str = "digits", **config):
     return train(RunConfig("resnet20", data, recipe, out, options, show_progress=False, log=config.pop("log", quiet), **config))
 
 
+def quick_run(out, recipe, limit: int = 512, **config):
+    """The tiny ResNet on `limit` of the embedded digits (8 steps an epoch at batch 64): the training machinery's tests."""
+    return train_tiny(out, recipe, limit=limit, **config)
+
+
 def randomize_batchnorm(model: nn.Module, var: tuple[float, float] = (0.5, 2.0), seed: int = 0) -> nn.Module:
     """Non-trivial BatchNorm statistics and affine parameters (a fresh model's are 0/1, which any folding
     or layout bug would leave unchanged), as a trained model has them; returns the model in eval mode."""

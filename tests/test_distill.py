@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from cnnzoo import CnnzooError
 from cnnzoo.train import CheckpointError, StopRequested, get_recipe, load_trained, loop, save_weights
 from cnnzoo.train.distill import Teacher, _renormaliser, distillation_loss
-from helpers import train_tiny
+from helpers import quick_run
 
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0])
@@ -37,19 +37,11 @@ def test_images_are_renormalised_for_a_teacher_trained_with_other_statistics():
         _renormaliser({"normalization": {"mean": torch.rand(3, 4, 4).tolist(), "std": [1.0] * 3}}, t, "t.safetensors", "cpu")
 
 
-def _run(out, recipe, **kwargs):
-    return train_tiny(out, recipe, limit=512, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def base_run(tmp_path_factory):
-    """A 2-step run on 512 digits: its weights and metadata, a teacher to shape."""
-    out = tmp_path_factory.mktemp("base")
-    _run(out, get_recipe("short").override(epochs=1, batch_size=256))
-    return out / "model.safetensors"
 
 
-def test_the_teacher_sees_the_students_very_batches(tmp_path, base_run, monkeypatch):
+def test_the_teacher_sees_the_students_very_batches(tmp_path, two_step_weights, monkeypatch):
     """Augmented and Cutout batches reach the teacher as they reach the student; a run stopped with one
     teacher does not resume with another."""
     seen = {"student": [], "teacher": []}
@@ -63,26 +55,26 @@ def test_the_teacher_sees_the_students_very_batches(tmp_path, base_run, monkeypa
     logits = Teacher.logits
     monkeypatch.setattr(loop, "build_model", recording_build)
     monkeypatch.setattr(Teacher, "logits", lambda self, x: (seen["teacher"].append(x.clone()), logits(self, x))[1])
-    recipe = get_recipe("short").override(batch_size=64, augment="cutout", teacher=str(base_run), checkpoint_every=1)
+    recipe = get_recipe("short").override(batch_size=64, augment="cutout", teacher=str(two_step_weights), checkpoint_every=1)
     with pytest.raises(StopRequested):
-        _run(tmp_path / "s", recipe, max_steps=2)
+        quick_run(tmp_path / "s", recipe, max_steps=2)
     assert len(seen["teacher"]) == 2 and all(torch.equal(a, b) for a, b in zip(seen["student"], seen["teacher"]))
     assert (seen["teacher"][0] == 0).float().mean() > 0.05  # Cutout's squares (0: the mean) are in what the teacher saw
 
-    model, meta = load_trained(base_run)
+    model, meta = load_trained(two_step_weights)
     with torch.no_grad():
         model.fc.bias.add_(1.0)
     save_weights(tmp_path / "other.safetensors", model, meta)
     with pytest.raises(CheckpointError, match="teacher: another file"):
-        _run(tmp_path / "s", recipe.override(teacher=str(tmp_path / "other.safetensors")), resume=True)
+        quick_run(tmp_path / "s", recipe.override(teacher=str(tmp_path / "other.safetensors")), resume=True)
 
 
 @pytest.mark.heavy(8)
-def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path, base_run):
+def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path, two_step_weights):
     """A teacher that answers 3 to every image; a student trained on its soft targets alone
     (distill_weight=1) answers 3 too. A teacher of other classes is refused before any step."""
     recipe = get_recipe("short").override(epochs=1, batch_size=256)
-    weights = base_run
+    weights = two_step_weights
     model, meta = load_trained(weights)
     with torch.no_grad():
         model.fc.weight.zero_()
@@ -90,7 +82,7 @@ def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path, base_run
     save_weights(tmp_path / "threes.safetensors", model, meta)
 
     student = recipe.override(batch_size=64, teacher=str(tmp_path / "threes.safetensors"), distill_weight=1.0, distill_temperature=1.0)
-    _run(tmp_path / "student", student)
+    quick_run(tmp_path / "student", student)
     learned, _ = load_trained(tmp_path / "student" / "model.safetensors")
     images = torch.randn(32, 3, meta["input_size"], meta["input_size"])
     assert (learned(images).argmax(1) == 3).float().mean() > 0.9
@@ -98,7 +90,7 @@ def test_a_student_learns_its_teachers_answers_not_the_labels(tmp_path, base_run
 
     save_weights(tmp_path / "other.safetensors", model, {**meta, "classes": meta["classes"][::-1]})
     with pytest.raises(CnnzooError, match="other classes"):
-        _run(tmp_path / "refused", recipe.override(teacher=str(tmp_path / "other.safetensors")))
+        quick_run(tmp_path / "refused", recipe.override(teacher=str(tmp_path / "other.safetensors")))
     assert not (tmp_path / "refused" / "checkpoint.pt").exists()
     with pytest.raises(CnnzooError, match="distill_weight=0"):
         recipe.override(teacher=str(weights), distill_weight=0.0).validated()

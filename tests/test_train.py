@@ -22,7 +22,7 @@ from cnnzoo.train import (
 )
 from cnnzoo.train.loop import _loss
 from cnnzoo.train.lr_schedule import Plateau, lr_factor
-from helpers import train_tiny
+from helpers import quick_run, train_tiny
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -116,8 +116,6 @@ def test_checkpoints_round_trip_and_never_run_code(tmp_path):
         load_checkpoint(tmp_path / "cut.pt")
 
 
-def _run(out, recipe, limit=512, **kwargs):
-    return train_tiny(out, recipe, limit=limit, **kwargs)
 
 
 @pytest.mark.heavy(11)
@@ -125,13 +123,13 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
     """Interrupted mid-epoch, at an epoch's end, and mid-epoch again, then resumed: bitwise equal weights,
     on the fp32 path and on the bf16 autocast one (8 steps an epoch: stops at 5, 8 and 13 of 16)."""
     recipe = get_recipe("short").override(epochs=2, batch_size=32, checkpoint_every=3)
-    whole = _run(tmp_path / "whole", recipe, limit=256)
+    whole = quick_run(tmp_path / "whole", recipe, limit=256)
     assert whole.final["path"].startswith(f"CPU, {cpu_path}")
     for stop in (5, 8, 13):
         with pytest.raises(StopRequested):
-            _run(tmp_path / "parts", recipe, limit=256, max_steps=stop, resume=stop != 5)
+            quick_run(tmp_path / "parts", recipe, limit=256, max_steps=stop, resume=stop != 5)
     before = load_checkpoint(tmp_path / "parts" / "checkpoint.pt")["position"]["seconds"]  # three processes' time
-    final = _run(tmp_path / "parts", recipe, limit=256, resume=True).final
+    final = quick_run(tmp_path / "parts", recipe, limit=256, resume=True).final
     whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
     assert all(torch.equal(whole[k], parts[k]) for k in whole)
     rows = (tmp_path / "parts" / "log.csv").read_text().splitlines()
@@ -164,7 +162,7 @@ def test_ema_and_plateau_and_clipping_run(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.optim.SGD, "step", spy)
     recipe = get_recipe("resnet_cifar").override(iterations=None, epochs=1, batch_size=64, schedule="plateau", ema_decay=0.9,
                                                   clip_grad=1.0, normalize="pixel", val_size=None, warmup=0)  # fmt: skip
-    result = _run(tmp_path / "ema", recipe)
+    result = quick_run(tmp_path / "ema", recipe)
     steps = result.final["steps"]
     assert result.final["epochs"] == 1 and steps == len(clipped) == len(lrs) > 0
     assert clipped == [1.0] * steps and lrs == pytest.approx([recipe.lr] * steps)
@@ -177,14 +175,14 @@ def test_ema_and_plateau_and_clipping_run(tmp_path, monkeypatch):
 def test_divergence_stops_with_the_step(tmp_path):
     recipe = get_recipe("short").override(lr=1e12, warmup=0, batch_size=64, epochs=2)
     with pytest.raises(TrainingDiverged, match="at step"):
-        _run(tmp_path / "nan", recipe)
+        quick_run(tmp_path / "nan", recipe)
 
 
 def test_a_new_run_never_overwrites_an_old_one(tmp_path):
     recipe = get_recipe("short").override(epochs=1, batch_size=256)
-    _run(tmp_path / "r", recipe)
+    quick_run(tmp_path / "r", recipe)
     with pytest.raises(Exception, match="`resume`"):
-        _run(tmp_path / "r", recipe)
+        quick_run(tmp_path / "r", recipe)
 
 
 @pytest.mark.heavy(40)
