@@ -1,5 +1,5 @@
 """What many test files need, defined once: a silent logger, the small network the mechanics tests train,
-a model with BatchNorm statistics worth folding, and the command line in a process of its own."""
+a model with BatchNorm statistics worth folding, and torchrun over the command line."""
 import os
 import subprocess
 import sys
@@ -44,12 +44,6 @@ def randomize_batchnorm(model: nn.Module, var: tuple[float, float] = (0.5, 2.0),
                     m.weight.copy_(torch.empty_like(m.weight).uniform_(0.5, 1.5, generator=gen))
                     m.bias.copy_(torch.empty_like(m.bias).uniform_(-0.2, 0.2, generator=gen))
     return model.eval()
-
-
-def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`python -m cnnzoo ARGS` in a process of its own, on one thread (as each pytest worker computes)."""
-    return subprocess.run([sys.executable, "-m", "cnnzoo", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})  # fmt: skip
 
 
 def torchrun(nproc: int, *args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
