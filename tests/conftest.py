@@ -7,12 +7,16 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from cnnzoo.deploy.engines import ENGINES_ENV
 from cnnzoo.runtime.execution import BF16_ENV
 
 # The suite runs the same on every CPU: the default execution path is pinned to fp32 (as on an AVX2
 # CPU) unless a test asks for the bf16 one (`cpu_path`), or the developer sets CNNZOO_CPU_BF16=1 to
 # run everything on the bf16 path. Subprocesses (CLI, torchrun) inherit the pin.
 os.environ.setdefault(BF16_ENV, "0")
+# Likewise inference runs on PyTorch's engines (no ONNX export nor measurement before every evaluation) unless a
+# test asks for the choice among all of them (tests/test_engines.py).
+os.environ.setdefault(ENGINES_ENV, "torch-fp32,torch-bf16")
 
 # Under pytest-xdist (`make test` runs a worker per core) each worker computes on one thread: two workers
 # of two threads each fight over the cores (measured: the suite 35% slower). Subprocesses inherit it.

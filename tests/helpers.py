@@ -51,3 +51,15 @@ def torchrun(nproc: int, *args: str, env: dict | None = None, timeout: float = 6
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
     return subprocess.run([*launcher, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})  # fmt: skip
+
+
+def digit_images(folder, n: int = 1) -> list[str]:
+    """The first `n` embedded digits as PNG files in `folder`: images to predict."""
+    from PIL import Image
+
+    from cnnzoo.data.embedded import load_digits
+
+    images = load_digits()[0]
+    for i in range(n):
+        Image.fromarray(images[i].permute(1, 2, 0).numpy()).save(f"{folder}/digit{i}.png")
+    return [f"{folder}/digit{i}.png" for i in range(n)]

@@ -9,7 +9,7 @@ import pytest
 from cnnzoo import CnnzooError
 from cnnzoo.artifacts import load_model
 from cnnzoo.cli import main
-from helpers import TINY_CLI
+from helpers import TINY_CLI, digit_images
 
 
 def run(capsys, *argv):
@@ -160,13 +160,7 @@ def test_train_eval_predict_from_the_command_line(capsys, tmp_path):
     assert code == 0 and "recipe short" in text and "done: validation top-1 error" in text
     code, text, _ = run(capsys, "eval", "--checkpoint", str(out / "model.safetensors"), str(out / "checkpoint.pt"), "--crops", "10")
     assert code == 0 and "ensemble of 2" in text and "10 crops" in text and (out / "confusion.png").is_file()
-    from PIL import Image
-
-    from cnnzoo.data.embedded import load_digits
-
-    images, labels, _ = load_digits()
-    Image.fromarray(images[0].permute(1, 2, 0).numpy()).save(tmp_path / "digit.png")
-    code, text, _ = run(capsys, "predict", str(tmp_path / "digit.png"), "--checkpoint", str(out / "model.safetensors"), "--top", "3")
+    code, text, _ = run(capsys, "predict", *digit_images(tmp_path), "--checkpoint", str(out / "model.safetensors"), "--top", "3")
     assert code == 0 and text.count("%") == 3
 
 

@@ -70,3 +70,33 @@ def test_a_prepared_model_runs_on_each_path_close_to_plain_fp32(cpu_path):
     diff = (got - expected).abs().max().item()
     assert diff < (1e-5 if cpu_path == "fp32" else 2e-2)  # bf16 keeps 8 bits of mantissa
     assert cpu_path == "fp32" or diff > 1e-4  # the bf16 path really ran in bf16
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v3_small"])  # ReLU6; Hardswish, and convs followed by no activation
+def test_fused_convolutions_compute_what_the_unfused_model_does(name):
+    """Each convolution fused with its activation (one oneDNN call): the same logits as the folded, unfused
+    model, on the fused call's own path (CPU fp32) and with autocast on, where it falls back."""
+    import cnnzoo
+    from cnnzoo.layers.fuse import FusedConvAct, fusion_available
+
+    if not fusion_available():
+        pytest.skip("this build of PyTorch has no oneDNN")
+    torch.manual_seed(0)
+    model = randomize_batchnorm(cnnzoo.create_model(name, num_classes=10))
+    plain, fused = prepare(model, ExecPath("cpu", "fp32", True, True)), prepare(model, ExecPath("cpu", "fp32", True, True, fuse=True))
+    kinds = {type(m.act) for m in fused.modules() if isinstance(m, FusedConvAct)}
+    assert len(kinds) >= (2 if name == "mobilenet_v3_small" else 1)
+    x = torch.randn(2, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        expected, got = plain(x), fused(x)
+        assert (got - expected).abs().max().item() < 1e-5 * max(1.0, expected.abs().max().item())
+        with torch.autocast("cpu", torch.bfloat16):
+            assert torch.allclose(fused(x).float(), plain(x).float())  # the fallback: conv and activation as before
+
+
+def test_fusion_is_the_cpu_fp32_inference_default_only():
+    assert resolve_path("fp32").fuse and "conv+act fused" in resolve_path("fp32").describe()
+    assert not resolve_path("bf16").fuse and not default_path(train=True).fuse
+    assert not resolve_path("fp32", fuse=False).fuse
+    with pytest.raises(CnnzooError, match="for inference"):
+        resolve_path(fuse=True, train=True)

@@ -11,7 +11,7 @@ import cnnzoo
 from cnnzoo.artifacts.exported import ExportError, load_onnx
 from cnnzoo.cli import main
 from cnnzoo.deploy.export import export_model
-from helpers import randomize_batchnorm
+from helpers import digit_images, randomize_batchnorm
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -97,14 +97,7 @@ def test_export_and_predict_from_the_command_line(capsys, tmp_path):
     assert main(["export", "resnet20", "--checkpoint", str(run / "model.safetensors"), "--dynamic-batch"]) == 0
     out = capsys.readouterr().out
     assert "wrote" in out and "checked at batch 1 and 3" in out and (run / "model.onnx").is_file()
-    from PIL import Image
-
-    from cnnzoo.data.embedded import load_digits
-
-    images, _, _ = load_digits()
-    for i in range(3):
-        Image.fromarray(images[i].permute(1, 2, 0).numpy()).save(tmp_path / f"d{i}.png")
-    files = [str(tmp_path / f"d{i}.png") for i in range(3)]
+    files = digit_images(tmp_path, 3)
     assert main(["predict", *files, "--checkpoint", str(run / "model.safetensors"), "--top", "3"]) == 0
     by_torch = capsys.readouterr().out
     assert main(["predict", *files, "--checkpoint", str(run / "model.onnx"), "--runtime", "onnx", "--top", "3"]) == 0

@@ -16,7 +16,6 @@ from cnnzoo.eval.options import EvalOptions
 from cnnzoo.eval.runner import evaluate_published
 from cnnzoo.interop import build_peer
 from cnnzoo.interop.pretrained import WeightsNotFoundError, weight_source
-from cnnzoo.runtime.execution import ExecPath
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_data import _devkit  # noqa: E402
@@ -113,7 +112,7 @@ def test_timm_weights_use_timm_preprocessing(caches, imagenet_val):
     file.parent.mkdir(parents=True)
     torch.save(peer.state_dict(), file)
     result = evaluate_published(["se_resnet18"], ["timm"], EvalOptions(data=imagenet_val, workers=0, precision="fp32"))
-    assert result.path == ExecPath("cpu", "fp32", channels_last=True, fold_bn=True)
+    assert [e.engine for e in result.engines] in (["torch-fp32"], ["onnx-fp32"])  # fp32 numerics, whichever engine is faster
     scored, ensemble = result.members, result.ensemble
     transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=peer))
     ref_loss, ref_top1 = _reference_nll(peer, transform, imagenet_val)

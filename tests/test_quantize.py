@@ -39,6 +39,10 @@ def test_quantize_calibrates_on_training_images_and_keeps_the_accuracy(run, caps
     text = capsys.readouterr().out
     assert fp32 < 10  # a model that learned (chance: 90%): the comparison below means something
     assert "run by onnxruntime" in text and abs(_top1(text) - fp32) <= 2.0  # 179 images: one image is 0.56 points
+    # the checkpoint's own evaluation on the int8 engine finds the quantized file beside it
+    assert main(["eval", "--checkpoint", str(run / "model.safetensors"), "--engine", "onnx-int8"]) == 0
+    text = capsys.readouterr().out
+    assert "engine onnx-int8 (as asked)" in text and abs(_top1(text) - fp32) <= 2.0
     assert main(["bench", "resnet20", "--file", str(file), "--batch", "8", "--repeats", "2", "--warmup", "1"]) == 0
     assert "model.int8.onnx (onnxruntime)" in capsys.readouterr().out
 

@@ -49,4 +49,6 @@ def benchmark(
     x = torch.randn(batch, 3, size, size)
     macs = analyze(name, size).macs
     times = time_models(runs, x, train, warmup, repeats)
-    return [Timing(label, path, batch, seconds, macs, train) for label, seconds in times.items()]
+    # a module that says how it runs (an engine) is described by its own path; an exported file by its label
+    paths = {label: getattr(module, "path", None) or (None if (files or {}).get(label) is module else path) for label, (module, _) in runs.items()}
+    return [Timing(label, paths[label], batch, seconds, macs, train) for label, seconds in times.items()]

@@ -32,7 +32,7 @@ def _sync(device: str) -> None:
 @dataclass
 class Timing:
     label: str
-    path: ExecPath
+    path: ExecPath | None  # None: an exported file, run by its own runtime (named in the label)
     batch: int
     seconds: list[float]  # one per timed run (one batch each)
     macs_per_image: int | None = None
@@ -67,7 +67,7 @@ class Timing:
         g = f", {self.gflops:.0f} GFLOP/s" if self.gflops is not None else ""
         return (
             f"{self.label}: {self.median:.1f} images/s (quartiles {lo:.1f}-{hi:.1f}, {len(self.seconds)} runs){g}"
-            f"  [{self.path.describe()}, batch {self.batch}, {'training' if self.train else 'inference'}]"
+            f"  [{self.path.describe() + ', ' if self.path else ''}batch {self.batch}, {'training' if self.train else 'inference'}]"
         )
 
 

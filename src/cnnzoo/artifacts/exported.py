@@ -100,13 +100,13 @@ def is_exported(file: str | Path | None) -> bool:
 
 
 class ExportedModel(nn.Module):
-    """An exported file (.onnx: onnxruntime; .pt2: torch.export) behind nn.Module's call, for `evaluate`
-    and timing loops (fp32, on the CPU)."""
+    """An exported file (.onnx: onnxruntime, on `threads` threads or its default; .pt2: torch.export) behind
+    nn.Module's call, for `evaluate` and timing loops (fp32, on the CPU)."""
 
-    def __init__(self, file: str | Path):
+    def __init__(self, file: str | Path, threads: int | None = None):
         super().__init__()
         self.runtime, load = EXPORTED[Path(file).suffix]
-        self.run, self.meta = load(file)
+        self.run, self.meta = load(file, threads) if load is load_onnx else load(file)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.run(images)

@@ -1,6 +1,7 @@
 """What several subcommands share: model options, and the argument groups for weights and output."""
 import ast
 
+from ..deploy.engines import ENGINES
 from ..errors import CnnzooError
 
 
@@ -41,3 +42,11 @@ def add_out(p, default: str) -> None:
 
 def add_model_option(p, example: str = "se=true") -> None:
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help=f"a model option, e.g. {example}")
+
+
+ENGINE_HELP = ("what runs the model on the CPU (default auto: the fastest here that --precision allows, measured once per "
+               "machine and model, checked against fp32 eager)")
+
+
+def add_engine(p, help: str = ENGINE_HELP) -> None:
+    p.add_argument("--engine", choices=("auto", *ENGINES), default="auto", help=help)

@@ -4,21 +4,23 @@ import math
 import sys
 from pathlib import Path
 
+from ..artifacts.exported import is_exported
 from ..artifacts.loading import load_predictor
-from ..data.decoding import BadImageError
+from ..data.decoding import BadImageError, decode
 from ..data.transforms import meta_transform
+from ..deploy.engines import choose_engine
 from ..deploy.predict import predict_image
 from ..errors import CnnzooError
 from ..eval.metrics import DENSE_SCALES, plot_confusion
 from ..eval.options import EvalOptions
 from ..eval.runner import evaluate_checkpoints, evaluate_published
 from ..runtime.execution import PRECISIONS
-from .common import add_weights
+from .common import add_engine, add_weights
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     options = EvalOptions(data=args.data, crops=args.crops, batch_size=args.batch, workers=args.workers, limit=args.limit,
-                          strict=args.strict, precision=args.precision, weights=tuple(args.weights) if args.weights else None,
+                          strict=args.strict, precision=args.precision, engine=args.engine, weights=tuple(args.weights) if args.weights else None,
                           dense=args.dense, **({"scales": tuple(args.scales)} if args.scales else {}))  # fmt: skip
     if args.model:
         if args.checkpoint:
@@ -69,8 +71,10 @@ def _print_evaluation(result, args: argparse.Namespace) -> None:
         print(f"confusion matrix: {figure}")
     if data.stats.total:
         print(data.stats.summary())
-    if not args.model and result.runtime == "PyTorch":
-        print(f"execution path: {result.path.describe()} (--precision auto: the fastest here)")
+    for member, chosen in zip(result.members, result.engines):
+        print((f"{member.name}: " if len(result.engines) > 1 else "") + chosen.line())
+    if not result.engines and not args.model and result.runtime == "PyTorch":
+        print(f"execution path: {result.path.describe()}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -79,6 +83,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
     run, meta = load_predictor(args.checkpoint, args.model, args.pretrained, args.runtime)
     transform = meta_transform(meta)
     names = meta["class_names"]
+    if not is_exported(args.checkpoint):  # a model of PyTorch's: on the fastest engine here, measured on the first image
+        first = next((image for image in args.images if _readable(image)), None)
+        if first is not None:
+            int8 = Path(args.checkpoint).with_suffix(".int8.onnx") if args.checkpoint else None
+            chosen = choose_engine(run, meta, transform(decode(first)).unsqueeze(0), args.engine, args.precision, int8, args.checkpoint)
+            run = chosen.module
+            print(chosen.line(), file=sys.stderr)
     failed = []
     for image in args.images:  # a bad image is named and skipped; the others are still predicted
         try:
@@ -92,6 +103,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
     if failed:
         raise CnnzooError(f"{len(failed)} of {len(args.images)} images could not be read (first: {failed[0]})")
 
+def _readable(image: str) -> bool:
+    try:
+        decode(image)
+    except (BadImageError, OSError):
+        return False
+    return True
+
+
 def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="top-1/top-5 error of a checkpoint, or of an ensemble of several")
     add_weights(p, many=True, exported=True, model=True)
@@ -102,8 +121,10 @@ def add_eval(sub) -> None:
     p.add_argument("--workers", type=int, help="decoding processes (default: the run's recipe's; 2 with --model)")
     p.add_argument("--limit", type=int, help="a stratified subset of this many images of evaluation-only data (ImageNet val, "
                    "a labelled folder), for a quick check")
-    p.add_argument("--precision", choices=(*PRECISIONS, "auto"), default="fp32",
-                   help="fp32 (default: machine-independent, faithful to published numbers), or auto: the fastest safe path here")
+    p.add_argument("--precision", choices=(*PRECISIONS, "int8", "auto"), default="fp32",
+                   help="the numerics the engines may use: fp32 (default: machine-independent, faithful to published numbers), "
+                   "bf16, int8 (a quantized model), or auto: any of them, the fastest that agrees with fp32")
+    add_engine(p)
     p.add_argument("--crops", type=int, choices=(1, 2, 10, 144), default=1,
                    help="views per image, softmax averaged: 1 centre crop, 2 (it and its mirror: flip test-time augmentation), "
                    "10 (AlexNet: corners, centre, mirrors), 144 (GoogLeNet Sec. 7)")
@@ -120,6 +141,10 @@ def add_predict(sub) -> None:
     p.add_argument("images", nargs="+")
     add_weights(p, exported=True, model=True)
     p.add_argument("--runtime", choices=("torch", "onnx"), help="onnx: run an exported file with onnxruntime (default for .onnx)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "int8", "auto"), default="auto",
+                   help="the numerics the engines may use (default auto: any, the fastest that agrees with fp32; fp32: the "
+                   "probabilities `cnnzoo eval` computes)")
+    add_engine(p)
     p.add_argument("--top", type=int, default=5)
     p.set_defaults(func=cmd_predict)
 

@@ -1,5 +1,9 @@
 """`cnnzoo list | info | summary | compare | bench`: the registry, what each model costs, and how fast it runs here."""
 import argparse
+import tempfile
+from pathlib import Path
+
+import torch
 
 from ..analysis import Conventions, analyze
 from ..analysis.bench import benchmark
@@ -18,13 +22,14 @@ from ..analysis.layer_table import (
 )
 from ..analysis.rules import CATEGORIES
 from ..artifacts.exported import ExportedModel, is_exported
+from ..deploy.engines import ENGINES, MAX_BATCH, candidates, store_rates, timing_engines
 from ..errors import CnnzooError
 from ..interop.keras_layouts import KERAS_APPS
 from ..interop.pretrained import weight_source, weight_sources
 from ..reference.tables import TABLES
 from ..registry import list_models, model_info
 from ..runtime.execution import PRECISIONS, default_path, resolve_path
-from .common import add_model_option, model_options
+from .common import add_engine, add_model_option, model_options
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -177,23 +182,57 @@ def _paper_tables(paper: str) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    model_info(args.model)  # an unknown name fails here, before any work
+    info = model_info(args.model)  # an unknown name fails here, before any work
     if args.batch < 1 or args.repeats < 1 or (args.input is not None and args.input < 1):
         raise CnnzooError("--batch, --repeats and --input must be positive")
-    path = resolve_path(args.precision, args.channels_last, args.fold_bn, args.compile or None, args.device, args.train)
-    files = {f"{f} ({ExportedModel(f).runtime})": ExportedModel(f) for f in args.file or []}
     for f in args.file or []:
         if not is_exported(f):
             raise CnnzooError(f"--file {f}: give an exported .onnx or .pt2 (of `cnnzoo export` or `cnnzoo quantize`)")
-    timings = benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup, args.repeats, files)
+    files = {f"{f} ({ExportedModel(f).runtime})": ExportedModel(f) for f in args.file or []}
+    explicit = args.precision or args.channels_last is not None or args.fold_bn is not None or args.compile or args.train
+    if explicit or (args.device or default_path().device) != "cpu":
+        if args.engine != "auto":
+            raise CnnzooError("--engine times the CPU inference engines: it goes without --precision, --channels-last, "
+                              "--fold-bn, --compile, --train and a GPU")  # fmt: skip
+        path = resolve_path(args.precision, args.channels_last, args.fold_bn, args.compile or None, args.device, args.train)
+        return _print_bench(args, path, benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup,
+                                                  args.repeats, files))  # fmt: skip
+    size = args.input or info.input_size
+    names = list(ENGINES) if args.engine == "auto" else [args.engine]
+    names, excluded = candidates("auto", can_quantize=True) if args.engine == "auto" else (names, {})
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        model = info.build().eval()
+        meta = {"model": args.model, "num_classes": info.num_classes, "model_options": {}, "input_size": size,
+                "class_names": [str(i) for i in range(info.num_classes)], "normalization": {"mean": [0.0] * 3, "std": [1.0] * 3}}
+        x = torch.randn(args.batch, 3, size, size)
+        engines = timing_engines(model, meta, x[:8], [n for n in names if n != "torch-fp32"], Path(tmp))
+        path = resolve_path("fp32", device="cpu")
+        timings = benchmark(args.model, path, args.batch, args.input, False, args.vs, args.warmup, args.repeats,
+                            {f"{args.model} on {n}": e for n, e in engines.items()} | files)  # fmt: skip
+    if "torch-fp32" not in names:
+        timings = timings[1:]
+    _print_bench(args, path, timings)
+    rates = {n: t.median for n, t in zip(["torch-fp32"] * ("torch-fp32" in names) + list(engines), timings)}
+    for name, why in excluded.items():
+        print(f"{name} left out: {why}")
+    if len(rates) > 1:
+        best = max(rates, key=rates.get)
+        print(f"fastest engine here: {best} ({rates[best] / rates.get('torch-fp32', rates[best]):.2f}x torch-fp32); "
+              f"remembered: `cnnzoo eval` and `predict` of {args.model} at batch {args.batch} choose by it")  # fmt: skip
+        store_rates(meta, x[:MAX_BATCH], rates)
+
+
+def _print_bench(args: argparse.Namespace, path, timings) -> None:
     note = "" if (args.precision or args.channels_last is not None) else " (the default path on this machine)"
     print(f"{path.describe()}{note}")
     for t in timings:
         print(t.line())
-    if len(timings) == 2 and args.vs:
-        print(f"ratio cnnzoo / {args.vs}: {timings[0].median / timings[1].median:.2f}x images/s")
-    for t in timings[1 + bool(args.vs):]:
-        print(f"ratio {t.label.split(' (')[0]} / cnnzoo: {timings[0].median / t.median:.2f}x images/s")
+    for t in timings[1:]:
+        if args.vs and t.label.endswith(f"({args.vs})"):
+            print(f"ratio cnnzoo / {args.vs}: {timings[0].median / t.median:.2f}x images/s")
+        else:
+            print(f"ratio {t.label.split(' (')[0]} / {timings[0].label}: {t.median / timings[0].median:.2f}x images/s")
 
 
 def _short(value, limit: int = 40) -> str:
@@ -247,6 +286,8 @@ def add_bench(sub) -> None:
     p.add_argument("--vs", choices=("torchvision", "timm"), help="also time the peer's model, interleaved")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--file", nargs="+", help="also time exported files (.onnx, .pt2; an int8 .onnx of `cnnzoo quantize`), interleaved")
+    add_engine(p, "engines to time (default auto: every engine this CPU has, side by side; the fastest is remembered "
+               "for eval and predict)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=10)
     p.set_defaults(func=cmd_bench)

@@ -8,10 +8,11 @@ from ..analysis.layer_table import (
 )
 from ..errors import CnnzooError
 from ..experiments import EXPERIMENTS, get_experiment, reproduce
-from ..experiments.budget import DEFAULT_BUDGET_MINUTES, machine
+from ..experiments.budget import DEFAULT_BUDGET_MINUTES
 from ..experiments.runner import CONVERGED_EPOCHS, SWEEP_SCHEDULES, experiment_costs
 from ..recipes import RECIPES, get_recipe
 from ..registry import model_info
+from ..runtime.machine import machine
 from ..train import RunConfig, train
 from .common import add_model_option, add_out, model_options
 

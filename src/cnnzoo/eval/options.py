@@ -21,7 +21,8 @@ class EvalOptions:
     workers: int | None = None  # decoding processes; None: the run's recipe's, 2 for published weights
     limit: int | None = None  # a stratified subset of this many images (labelled folders and ImageNet val)
     strict: bool = False  # an undecodable image is an error instead of skipped
-    precision: str = DEFAULT_PRECISION  # fp32 | bf16 | fp16 | auto (the fastest safe path here)
+    precision: str = DEFAULT_PRECISION  # fp32 | bf16 | int8 | fp16 | auto: the numerics the engines may use
+    engine: str = "auto"  # on the CPU: the fastest engine `precision` allows (deploy.engines), or one by name
     weights: tuple[float, ...] | None = None  # ensemble weights, one per checkpoint
     dense: bool = False  # VGG's dense evaluation (published weights): whole images at `scales`, FC layers as convolutions
     scales: tuple[int, ...] = DENSE_SCALES  # with dense: the shorter sides Q, for a 224 model
@@ -31,6 +32,10 @@ DEFAULT_OPTIONS = EvalOptions()
 
 
 def check_options(options: EvalOptions) -> None:
+    from ..deploy.engines import ENGINES
+
+    if options.engine not in ("auto", *ENGINES):
+        raise CnnzooError(f"engine {options.engine!r}: choose auto, {', '.join(ENGINES)}")
     if options.crops not in EVAL_CROPS:
         raise CnnzooError(f"crops must be 1, 2 (flip), 10 (AlexNet's) or 144 (GoogLeNet's), got {options.crops}")
     for name in ("batch_size", "workers", "limit"):

@@ -13,6 +13,7 @@ chooses the execution path and reports.
 Images are fed as the model wants them: a checkpoint by its own run's preprocessing (input size,
 normalisation), published weights by their authors' (resize, crop, mean/std, interpolation).
 """
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,9 @@ from ..artifacts.exported import ExportedModel
 from ..artifacts.loading import load_checkpoints, load_published
 from ..data.bundle import DataBundle
 from ..data.evalset import imagenet_wnids, load_eval_data
+from ..deploy.engines import Chosen, choose_engine
 from ..errors import CnnzooError
-from ..interop.pretrained import WeightSource, imagenet_categories
+from ..interop.pretrained import WeightSource, imagenet_categories, pretrained_meta
 from ..registry import model_info
 from ..runtime.distributed import SINGLE, World, join
 from ..runtime.execution import ExecPath, prepare, resolve_path
@@ -65,6 +67,7 @@ class Evaluation:
     runtime: str = "PyTorch"  # or "onnxruntime", "torch.export": what ran exported files
     metas: list[dict] = field(default_factory=list)
     world: World = SINGLE  # under torchrun: this process's place (the metrics are every process's sum)
+    engines: list[Chosen] = field(default_factory=list)  # on the CPU: the engine each model ran on, and why
 
     @property
     def main(self) -> bool:
@@ -77,30 +80,32 @@ class Evaluation:
         return self.ensemble or self.members[0].metrics
 
 
-
-
-
-
 def _path(precision: str, device: str | None = None) -> tuple[World, ExecPath]:
-    path = resolve_path(precision, device=device)
+    path = resolve_path(precision if precision != "int8" else "fp32", device=device)
     world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
     return world, path.replace(device=device)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+def _runnable(models: list[nn.Module], metas: list[dict], batches, options: EvalOptions, path: ExecPath, world: World,
+              files: list | None = None):  # fmt: skip
+    """The models ready to run, the path `evaluate` feeds them on, the engines chosen, and the batches. On one CPU
+    process each model runs on its engine (`deploy.engines`: the fastest here that `precision` allows, measured
+    once per machine, checked against fp32 eager on the first batch); on a GPU or under torchrun, on `path`."""
+    if path.device != "cpu" or world.distributed:
+        if options.engine not in ("auto", "torch-fp32", "torch-bf16"):
+            raise CnnzooError(f"engine {options.engine} runs on one CPU process: not on {path.device}, nor under torchrun")
+        return [prepare(m, path) for m in models], path, [], batches
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return [prepare(m, path) for m in models], path, [], iter(())
+    sample = first.images.flatten(0, 1) if first.images.dim() == 5 else first.images
+    engines = []
+    for i, (model, meta) in enumerate(zip(models, metas)):
+        file = files[i] if files else None
+        int8 = Path(file).with_suffix(".int8.onnx") if file else None
+        engines.append(choose_engine(model, meta, sample[:64], options.engine, options.precision, int8, file))
+    return [e.module for e in engines], ExecPath("cpu"), engines, itertools.chain([first], batches)
 
 
 def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = DEFAULT_OPTIONS, device: str | None = None) -> Evaluation:
@@ -122,14 +127,14 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = DEFAULT
         runnable = models
     else:
         world, path = _path(options.precision, device)
-        runnable = [prepare(m, path) for m in models]
+    batches, engines = data.val.batches(world=world), []
+    if not exported:
+        runnable, path, engines, batches = _runnable(models, metas, batches, options, path, world, files)
     weights = list(options.weights) if options.weights else None
-    members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, weights, world)
+    members, ensemble = evaluate(runnable, batches, data.num_classes, path, weights, world)
     scored = [Scored(meta["model"], str(f), m) for f, meta, m in zip(files, metas, members)]
     runtimes = sorted({m.runtime for m in models}) if exported else ["PyTorch"]
-    return Evaluation(data, scored, ensemble, path, " and ".join(runtimes), metas, world)
-
-
+    return Evaluation(data, scored, ensemble, path, " and ".join(runtimes), metas, world, engines)
 
 
 def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = (), options: EvalOptions = DEFAULT_OPTIONS,
@@ -159,10 +164,11 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
     data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or default_batch(options.crops), workers,
                           options.strict, options.limit)  # fmt: skip
     world, path = _path(options.precision, device)
-    runnable = [prepare(m, path) for m in models]
-    members, ensemble = evaluate(runnable, data.val.batches(world=world), data.num_classes, path, world=world)
+    metas = [pretrained_meta(n, m) for n, m in zip(names, models)]
+    runnable, path, engines, batches = _runnable(models, metas, data.val.batches(world=world), options, path, world)
+    members, ensemble = evaluate(runnable, batches, data.num_classes, path, world=world)
     scored = [Scored(n, m.weights_file, s, True, m.weight_source) for n, m, s in zip(names, models, members)]
-    return Evaluation(data, scored, ensemble, path, world=world)
+    return Evaluation(data, scored, ensemble, path, world=world, engines=engines)
 
 
 def _evaluate_dense(names: list[str], models: list[nn.Module], options: EvalOptions) -> Evaluation:

@@ -2,7 +2,6 @@
 on this machine, sized from a measured training step (never a guess)."""
 import hashlib
 import json
-import platform
 import time
 
 import torch
@@ -13,6 +12,7 @@ from ..factory import create_model
 from ..files.atomic import atomic_write_text
 from ..recipes import Recipe
 from ..runtime.execution import prepare, resolve_path
+from ..runtime.machine import machine
 from .definitions import RunSpec
 
 DEFAULT_BUDGET_MINUTES = 120.0  # `reproduce --schedule budget`: minutes for the whole sweep
@@ -32,21 +32,6 @@ def scaled(recipe: Recipe, epochs: float, steps_per_epoch: int) -> Recipe:
     at = lambda v: round(v, 6)  # noqa: E731  (epochs, to a millionth: a plan reads 7.0, not 6.999999999999999)
     return recipe.override(iterations=None, epochs=epochs, milestones=tuple(at(m / unit * f) for m in recipe.milestones),
                            step_size=at(recipe.step_size / unit * f), warmup=at(recipe.warmup / unit)).validated()  # fmt: skip
-
-
-def machine() -> str:
-    """The CPU (and GPU) results were measured on, as the docs' figures name it."""
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), name)
-        flags = "AVX-512 BF16" if "avx512_bf16" in info else "AVX2" if "avx2" in info else ""
-        name += f" ({flags})" if flags else ""
-    except OSError:
-        pass
-    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
-    return f"{name}, {torch.get_num_threads()} threads{gpu}"
 
 
 def _timed_steps(spec: RunSpec, recipe: Recipe, size: int, steps: int) -> float:

@@ -87,7 +87,8 @@ RESNET_CIFAR = Experiment(
     ),
     "curves",
     checks=(("plain56", ">", "plain20", "train_top1_error"), ("plain56", ">", "plain20", "val_top1_error"),
-            ("resnet56", "<", "resnet20", "val_top1_error"), ("resnet56", "<", "plain56", "train_top1_error")),
+            ("resnet56", "<", "resnet20", "val_top1_error"), ("resnet110", "<", "resnet56", "val_top1_error"),
+            ("resnet56", "<", "plain56", "train_top1_error")),
     first=("plain20", "plain56", "resnet20", "resnet56", "resnet110"),  # Fig. 6's degradation, then Table 6's depth gain
     note="The paper's plain nets appear in Fig. 6 only (no table): their rows carry no paper number.",
 )

@@ -28,8 +28,9 @@ from ..files.lock import folder_lock
 from ..recipes import Recipe, get_recipe
 from ..runtime.distributed import World, join
 from ..runtime.execution import ExecPath, resolve_path
+from ..runtime.machine import machine
 from ..train import RunConfig, train
-from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, machine, paper_epochs, scaled
+from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
 from .results import write_results
 from .verdicts import Verdict, judge, seed_spread
