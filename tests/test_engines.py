@@ -120,3 +120,21 @@ def test_eval_and_predict_show_the_engine_and_take_another(every_engine, learned
     assert main(["predict", image, "--checkpoint", checkpoint, "--precision", "fp32", "--top", "1"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{image}: ") and "engine " in err and "the fastest here" in err
+
+
+def test_bench_times_every_engine_and_remembers_them(every_engine, monkeypatch, capsys):
+    monkeypatch.setenv(INT8_ENV, "1")  # int8 competes (quantized on the spot: bench times random weights)
+    assert main(["bench", "resnet20", "--batch", "4", "--repeats", "1", "--warmup", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"resnet20 on {e}:" in out for e in ("onnx-fp32", "onnx-int8")) and "fastest engine here:" in out
+    import cnnzoo
+
+    model = cnnzoo.create_model("resnet20").eval()
+    meta = {"model": "resnet20", "model_options": {}, "num_classes": 10, "input_size": 32}
+
+    def unexpected(*_):
+        raise AssertionError("measured again: bench's measurement was not used")
+
+    chosen = engines.choose_engine(model, meta, torch.randn(4, 3, 32, 32), precision="auto", measure_fn=unexpected,
+                                   int8_file=None)  # fmt: skip
+    assert chosen.cached and set(chosen.rates) == {"torch-fp32", "onnx-fp32"}  # int8 not a candidate: nothing quantized

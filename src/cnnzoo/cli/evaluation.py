@@ -87,7 +87,10 @@ def cmd_predict(args: argparse.Namespace) -> None:
         first = next((image for image in args.images if _readable(image)), None)
         if first is not None:
             int8 = Path(args.checkpoint).with_suffix(".int8.onnx") if args.checkpoint else None
-            chosen = choose_engine(run, meta, transform(decode(first)).unsqueeze(0), args.engine, args.precision, int8, args.checkpoint)
+            engine = args.engine
+            if args.runtime == "torch" and engine == "auto":  # PyTorch asked for: its engine of the precision
+                engine = "torch-bf16" if args.precision == "bf16" else "torch-fp32"
+            chosen = choose_engine(run, meta, transform(decode(first)).unsqueeze(0), engine, args.precision, int8, args.checkpoint)
             run = chosen.module
             print(chosen.line(), file=sys.stderr)
     failed = []
