@@ -116,6 +116,9 @@ def test_eval_and_predict_show_the_engine_and_take_another(every_engine, learned
     assert errors["torch-fp32"] == errors["onnx-fp32"]  # the same fp32 numbers from either engine
     assert main(["eval", "--checkpoint", checkpoint, "--engine", "onnx-int8"]) == 2
     assert "needs the model quantized" in capsys.readouterr().err
+    assert main(["export", "resnet20", "--checkpoint", checkpoint, "--out", str(tmp_path / "m.onnx")]) == 0
+    assert main(["eval", "--checkpoint", str(tmp_path / "m.onnx"), "--engine", "torch-fp32"]) == 2  # a file runs as written
+    assert "--engine and --precision go with checkpoints" in capsys.readouterr().err
     image = digit_images(tmp_path)[0]
     assert main(["predict", image, "--checkpoint", checkpoint, "--precision", "fp32", "--top", "1"]) == 0
     out, err = capsys.readouterr()

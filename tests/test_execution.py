@@ -92,6 +92,11 @@ def test_fused_convolutions_compute_what_the_unfused_model_does(name):
         assert (got - expected).abs().max().item() < 1e-5 * max(1.0, expected.abs().max().item())
         with torch.autocast("cpu", torch.bfloat16):
             assert torch.allclose(fused(x).float(), plain(x).float())  # the fallback: conv and activation as before
+    x.requires_grad_(True)  # the fused call has no backward: with autograd on, the two modules run as before
+    fused(x).sum().backward()
+    grad, x.grad = x.grad, None
+    plain(x).sum().backward()
+    assert grad is not None and torch.allclose(grad, x.grad, atol=1e-5)
 
 
 def test_fusion_is_the_cpu_fp32_inference_default_only():

@@ -22,7 +22,7 @@ from ..analysis.layer_table import (
 )
 from ..analysis.rules import CATEGORIES
 from ..artifacts.exported import ExportedModel, is_exported
-from ..deploy.engines import ENGINES, MAX_BATCH, candidates, store_rates, timing_engines
+from ..deploy.engines import candidates, store_rates, timing_engines
 from ..errors import CnnzooError
 from ..interop.keras_layouts import KERAS_APPS
 from ..interop.pretrained import weight_source, weight_sources
@@ -198,34 +198,33 @@ def cmd_bench(args: argparse.Namespace) -> None:
         return _print_bench(args, path, benchmark(args.model, path, args.batch, args.input, args.train, args.vs, args.warmup,
                                                   args.repeats, files))  # fmt: skip
     size = args.input or info.input_size
-    names = list(ENGINES) if args.engine == "auto" else [args.engine]
-    names, excluded = candidates("auto", can_quantize=True) if args.engine == "auto" else (names, {})
+    names, excluded = candidates("auto", can_quantize=True) if args.engine == "auto" else ([args.engine], {})
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         model = info.build().eval()
         meta = {"model": args.model, "num_classes": info.num_classes, "model_options": {}, "input_size": size,
                 "class_names": [str(i) for i in range(info.num_classes)], "normalization": {"mean": [0.0] * 3, "std": [1.0] * 3}}
         x = torch.randn(args.batch, 3, size, size)
-        engines = timing_engines(model, meta, x[:8], [n for n in names if n != "torch-fp32"], Path(tmp))
+        engines, failed = timing_engines(model, meta, x[:8], [n for n in names if n != "torch-fp32"], Path(tmp))
         path = resolve_path("fp32", device="cpu")
         timings = benchmark(args.model, path, args.batch, args.input, False, args.vs, args.warmup, args.repeats,
                             {f"{args.model} on {n}": e for n, e in engines.items()} | files)  # fmt: skip
     if "torch-fp32" not in names:
         timings = timings[1:]
-    _print_bench(args, path, timings)
+    _print_bench(args, path, timings, "torch-fp32: ")
     rates = {n: t.median for n, t in zip(["torch-fp32"] * ("torch-fp32" in names) + list(engines), timings)}
-    for name, why in excluded.items():
+    for name, why in (excluded | failed).items():
         print(f"{name} left out: {why}")
     if len(rates) > 1:
         best = max(rates, key=rates.get)
-        print(f"fastest engine here: {best} ({rates[best] / rates.get('torch-fp32', rates[best]):.2f}x torch-fp32); "
-              f"remembered: `cnnzoo eval` and `predict` of {args.model} at batch {args.batch} choose by it")  # fmt: skip
-        store_rates(meta, x[:MAX_BATCH], rates)
+        print(f"fastest engine here: {best} ({rates[best] / rates.get('torch-fp32', rates[best]):.2f}x torch-fp32); remembered: "
+              f"`cnnzoo eval` and `predict` of a {args.model} at batch {args.batch} choose by it")  # fmt: skip
+        store_rates(meta, x, rates | {name: 0.0 for name in failed})
 
 
-def _print_bench(args: argparse.Namespace, path, timings) -> None:
-    note = "" if (args.precision or args.channels_last is not None) else " (the default path on this machine)"
-    print(f"{path.describe()}{note}")
+def _print_bench(args: argparse.Namespace, path, timings, prefix: str = "") -> None:
+    note = "" if (prefix or args.precision or args.channels_last is not None) else " (the default path on this machine)"
+    print(f"{prefix}{path.describe()}{note}")
     for t in timings:
         print(t.line())
     for t in timings[1:]:

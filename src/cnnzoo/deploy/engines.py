@@ -13,6 +13,7 @@ The measurement (one warm-up and three timed batches of each candidate, interlea
 $CNNZOO_CACHE keyed by the architecture, input, batch and machine: speed does not depend on the weights, so
 `cnnzoo bench` fills the same cache. Why ONNX Runtime's fp32 can beat PyTorch's: docs/speed.md.
 """
+import copy
 import datetime
 import hashlib
 import json
@@ -98,7 +99,7 @@ def candidates(precision: str = "fp32", int8_file: str | Path | None = None, dev
     if "torch-bf16" in allowed and auto and not cpu_has_fast_bf16():
         excluded["torch-bf16"] = "this CPU has no native bf16 (AMX or AVX-512 BF16): it would be emulated, slower than fp32"
     if any(e.startswith("onnx") for e in allowed) and not _have_onnxruntime():
-        excluded |= {e: "onnxruntime is not installed (pip install 'cnnzoo[export]')" for e in allowed if e.startswith("onnx")}
+        excluded |= {e: "onnx, onnxscript or onnxruntime is not installed (pip install 'cnnzoo[export]')" for e in allowed if e.startswith("onnx")}
     if "onnx-int8" in allowed and "onnx-int8" not in excluded:
         if auto and not cpu_has_fast_int8():
             excluded["onnx-int8"] = "this CPU has no VNNI or AMX: int8 ran slower than fp32 without them"
@@ -112,8 +113,11 @@ def candidates(precision: str = "fp32", int8_file: str | Path | None = None, dev
 
 
 def _have_onnxruntime() -> bool:
+    """onnxruntime, and what exporting to it takes (onnx, onnxscript)."""
     try:
+        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
     except ImportError:
         return False
     return True
@@ -138,19 +142,24 @@ def build_engine(name: str, model: nn.Module, meta: dict, int8_file: str | Path 
     return EngineModule(name, ExportedModel(_exported(model, meta), threads))
 
 
-def timing_engines(model: nn.Module, meta: dict, images: torch.Tensor, names: list[str], workdir: Path) -> dict[str, EngineModule]:
-    """Engines `names` of `model` for timing it (`cnnzoo bench`): its files are written in `workdir`; without a
-    quantized file, int8 is quantized there on `images` (weights and calibration both random: speed only)."""
+def timing_engines(model: nn.Module, meta: dict, images: torch.Tensor, names: list[str],
+                   workdir: Path) -> tuple[dict[str, EngineModule], dict[str, str]]:  # fmt: skip
+    """Engines `names` of `model` for timing it (`cnnzoo bench`), and why any could not be built: its files are written
+    in `workdir`; without a quantized file, int8 is quantized there on `images` (weights and calibration both random:
+    speed only)."""
     from .quantize import quantize_model
 
-    engines = {}
+    engines, failed = {}, {}
     for name in names:
         int8 = None
-        if name == "onnx-int8":
-            int8 = Path(workdir) / "model.int8.onnx"
-            quantize_model(model, meta, [images], int8, images=len(images))
-        engines[name] = build_engine(name, model, meta, int8, export_dir=workdir)
-    return engines
+        try:
+            if name == "onnx-int8":
+                int8 = Path(workdir) / "model.int8.onnx"
+                quantize_model(model, meta, [images], int8, images=len(images))
+            engines[name] = build_engine(name, model, meta, int8, export_dir=workdir)
+        except CnnzooError as e:  # an architecture the exporter cannot take: timed without it
+            failed[name] = str(e)
+    return engines, failed
 
 
 def _exported(model: nn.Module, meta: dict) -> Path:
@@ -201,12 +210,13 @@ def _known() -> dict:
 
 
 def cached_rates(meta: dict, images: torch.Tensor, names: list[str]) -> dict[str, float] | None:
-    """The cached images/s of engines `names` for this architecture and batch here, if all were measured."""
+    """The cached images/s of engines `names` for this architecture and batch here, if all were measured (0: the
+    engine could not be built for this architecture)."""
     try:
         rates = {str(e): float(r) for e, r in _known()[_speed_key(meta, images)]["rates"].items()}
     except (TypeError, KeyError, ValueError, AttributeError):
         return None  # never measured, or a damaged entry: measured again
-    if not set(names) <= set(rates) or not all(math.isfinite(rates[n]) and rates[n] > 0 for n in names):
+    if not set(names) <= set(rates) or not all(math.isfinite(rates[n]) and rates[n] >= 0 for n in names):
         return None
     return {n: rates[n] for n in names}
 
@@ -233,8 +243,11 @@ def choose_engine(model: nn.Module, meta: dict, images: torch.Tensor, engine: st
     """`model` on the fastest engine `precision` allows here (`engine="auto"`) or on `engine`, checked against
     fp32 eager on `images` (normalised, N x 3 x H x W: the images about to be run, or like them). `int8_file`:
     the model's quantized file, if it has one (from `weights_file`)."""
-    model = model.float().eval().cpu()
+    if model.training or any(p.device.type != "cpu" or p.dtype != torch.float32 for p in model.parameters()):
+        model = copy.deepcopy(model).float().eval().cpu()  # the caller's model stays as it was
     reference = model(images)
+    if not torch.isfinite(reference).all():
+        raise CnnzooError(f"{meta.get('model', 'the model')} computes NaN or infinite logits in fp32: its weights are broken")
     if engine != "auto":
         if engine == "onnx-int8" and (int8_file is None or not Path(int8_file).is_file()):
             raise CnnzooError("engine onnx-int8 needs the model quantized: `cnnzoo quantize` writes RUN/model.int8.onnx")
@@ -261,11 +274,18 @@ def choose_engine(model: nn.Module, meta: dict, images: torch.Tensor, engine: st
             except ExportError as e:
                 excluded[name] = str(e)
         rates, cached = measure_fn(modules, batch), False
-        store_rates(meta, batch, rates)
+        store_rates(meta, batch, rates | {name: 0.0 for name in names if name not in modules})  # 0: cannot run here
     for name in sorted(rates, key=lambda e: -rates[e]):  # the fastest that computes what fp32 eager does
         if name in excluded:
             continue
-        module = modules.get(name) or build_engine(name, model, meta, int8_file)
+        if rates[name] <= 0:
+            excluded[name] = "it could not be built here (remembered from its measurement)"
+            continue
+        try:
+            module = modules.get(name) or build_engine(name, model, meta, int8_file)
+        except ExportError as e:
+            excluded[name] = str(e)
+            continue
         logits = module(images)
         problem = check_engine(name, logits, reference)
         if problem is None:

@@ -80,9 +80,15 @@ class Evaluation:
         return self.ensemble or self.members[0].metrics
 
 
-def _path(precision: str, device: str | None = None) -> tuple[World, ExecPath]:
+def _path(options: EvalOptions, device: str | None = None) -> tuple[World, ExecPath]:
+    """The execution path off the engines (a GPU, torchrun; PyTorch's engine on one CPU process feeds from it too)."""
+    precision = options.precision
+    if options.engine.startswith("torch-"):  # PyTorch asked for by name: its precision
+        precision = options.engine.split("-")[1]
     path = resolve_path(precision if precision != "int8" else "fp32", device=device)
     world, device = join(path.device)  # under torchrun each process evaluates its share; every image counts once
+    if (path.device != "cpu" or world.distributed) and (precision == "int8" or options.engine.startswith("onnx")):
+        raise CnnzooError("ONNX Runtime's engines (and int8) run on one CPU process: not on a GPU, nor under torchrun")
     return world, path.replace(device=device)
 
 
@@ -92,8 +98,6 @@ def _runnable(models: list[nn.Module], metas: list[dict], batches, options: Eval
     process each model runs on its engine (`deploy.engines`: the fastest here that `precision` allows, measured
     once per machine, checked against fp32 eager on the first batch); on a GPU or under torchrun, on `path`."""
     if path.device != "cpu" or world.distributed:
-        if options.engine not in ("auto", "torch-fp32", "torch-bf16"):
-            raise CnnzooError(f"engine {options.engine} runs on one CPU process: not on {path.device}, nor under torchrun")
         return [prepare(m, path) for m in models], path, [], batches
     batches = iter(batches)
     first = next(batches, None)
@@ -122,11 +126,13 @@ def evaluate_checkpoints(files: list[str | Path], options: EvalOptions = DEFAULT
     models, metas = load_checkpoints(files)
     exported = isinstance(models[0], ExportedModel)
     data = shared_data(files, metas, options)
+    if exported and (options.engine != "auto" or options.precision not in ("fp32", "auto")):
+        raise CnnzooError("an exported file runs as it was written (fp32, or its own int8): `engine` and `precision` go with checkpoints")
     if exported:  # an exported file: fp32 (or its own int8) on the CPU, as it was written
         world, path = join("cpu")[0], ExecPath("cpu")
         runnable = models
     else:
-        world, path = _path(options.precision, device)
+        world, path = _path(options, device)
     batches, engines = data.val.batches(world=world), []
     if not exported:
         runnable, path, engines, batches = _runnable(models, metas, batches, options, path, world, files)
@@ -158,12 +164,14 @@ def evaluate_published(names: list[str], weights: list[str] | tuple[str, ...] = 
             + "): evaluate them one at a time"
         )
     if options.dense:
+        if options.engine != "auto":
+            raise CnnzooError("`dense` evaluates one whole image at a time in PyTorch fp32: it takes no `engine`")
         return _evaluate_dense(names, models, options)
     transform = models[0].preprocessing.transform(options.crops)
     workers = 2 if options.workers is None else options.workers
     data = load_eval_data(options.data, transform, list(imagenet_wnids()), imagenet_categories(), options.batch_size or default_batch(options.crops), workers,
                           options.strict, options.limit)  # fmt: skip
-    world, path = _path(options.precision, device)
+    world, path = _path(options, device)
     metas = [pretrained_meta(n, m) for n, m in zip(names, models)]
     runnable, path, engines, batches = _runnable(models, metas, data.val.batches(world=world), options, path, world)
     members, ensemble = evaluate(runnable, batches, data.num_classes, path, world=world)

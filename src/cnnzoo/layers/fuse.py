@@ -33,8 +33,9 @@ def fusion_available() -> bool:
 
 
 class FusedConvAct(nn.Module):
-    """`act(conv(x))` in one oneDNN call on CPU fp32 tensors; elsewhere (CUDA, autocast, other dtypes) the two
-    modules as they were, so that a fused model runs wherever the unfused one did."""
+    """`act(conv(x))` in one oneDNN call on CPU fp32 batches without gradients (the fused call has no backward);
+    elsewhere (CUDA, autocast, other dtypes, unbatched input, autograd) the two modules as they were, so that a
+    fused model runs, and differentiates, wherever the unfused one did."""
 
     def __init__(self, conv: nn.Conv2d, act: nn.Module):
         super().__init__()
@@ -43,7 +44,9 @@ class FusedConvAct(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = self.conv
-        if x.device.type != "cpu" or x.dtype != torch.float32 or conv.weight.dtype != torch.float32 or torch.is_autocast_enabled("cpu"):
+        grad = torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)
+        if (x.device.type != "cpu" or x.dtype != torch.float32 or conv.weight.dtype != torch.float32 or x.dim() != 4 or grad
+                or torch.is_autocast_enabled("cpu")):  # fmt: skip
             return self.act(conv(x))
         return torch.ops.mkldnn._convolution_pointwise(x, conv.weight, conv.bias, list(conv.padding), list(conv.stride),
                                                        list(conv.dilation), conv.groups, self.attr, self.scalars, "")  # fmt: skip
