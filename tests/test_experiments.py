@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 import cnnzoo.experiments.budget as schedule
+import cnnzoo.experiments.runner as runner
 import cnnzoo.train.loop as loop
 from cnnzoo import analyze
 from cnnzoo.artifacts.loading import load_checkpoints
@@ -186,12 +187,12 @@ def test_a_sweep_stopped_midway_resumes_to_the_unbroken_sweeps_results(tmp_path,
 
 
 @pytest.mark.heavy(8)
-def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path):
-    result = reproduce("ensembles", "digits", tmp_path, epochs=1, runs=["seed0", "seed1"], limit=256, overrides=TINY,
+def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path, monkeypatch):
+    result = reproduce("ensembles", "digits", tmp_path / "ensembles", epochs=1, runs=["seed0", "seed1"], limit=256, overrides=TINY,
                        show_progress=False, log=lambda *a: None)  # fmt: skip
     rows = {name: (plain, flipped) for name, plain, flipped in result["ensemble"]["rows"]}
     assert set(rows) == {"seed0", "seed1", "mean of the members", "ensemble of 2 (averaged softmax)"}
-    models, metas = load_checkpoints([tmp_path / "runs" / s / "model.safetensors" for s in ("seed0", "seed1")])
+    models, metas = load_checkpoints([tmp_path / "ensembles" / "runs" / s / "model.safetensors" for s in ("seed0", "seed1")])
     data = checkpoint_data(metas[0])
     wrong = total = 0
     with torch.no_grad():
@@ -200,6 +201,24 @@ def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path):
             wrong += (probs.argmax(1) != batch.labels).sum().item()
             total += len(batch.labels)
     assert rows["ensemble of 2 (averaged softmax)"][0] == pytest.approx(100 * wrong / total)
-    text = (tmp_path / "results.md").read_text()
+    text = (tmp_path / "ensembles" / "results.md").read_text()
     assert "ensemble < best member (seed" in text and "flip TTA" in text and "held" not in text
     assert {c["verdict"] for c in result["checks"]} <= {"shown", "not shown", "contradicted"}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    # se-cifar's resnet20 is seed0 here (the same model, recipe, data and limit): taken over, not trained again
+    monkeypatch.setattr(runner, "train", no_training)
+    se = reproduce("se-cifar", "digits", tmp_path / "se-cifar", epochs=1, runs=["resnet20"], limit=256, overrides=TINY,
+                   show_progress=False, log=lambda *a: None)  # fmt: skip
+    taken, source = tmp_path / "se-cifar" / "runs" / "resnet20", tmp_path / "ensembles" / "runs" / "seed0"
+    assert (taken / "model.safetensors").read_bytes() == (source / "model.safetensors").read_bytes()
+    assert se["runs"][0]["reused_from"] == "ensembles/runs/seed0" and se["runs"][0]["status"] == "done"
+    assert "taken over from ensembles/runs/seed0" in (tmp_path / "se-cifar" / "results.md").read_text()
+    with pytest.raises(AssertionError, match="trained again"):  # another recipe, or reuse turned off: trained
+        reproduce("se-cifar", "digits", tmp_path / "lr", epochs=1, runs=["resnet20"], limit=256, overrides=[*TINY, "lr=0.05"],
+                  show_progress=False, log=lambda *a: None)  # fmt: skip
+    with pytest.raises(AssertionError, match="trained again"):
+        reproduce("se-cifar", "digits", tmp_path / "own", epochs=1, runs=["resnet20"], limit=256, overrides=TINY,
+                  show_progress=False, log=lambda *a: None, reuse=False)  # fmt: skip

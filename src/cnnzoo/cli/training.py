@@ -45,7 +45,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     if not data:
         raise CnnzooError("give --data: a CIFAR-10 folder (train/<class>/ JPEGs, or cifar-10-batches-py), or set CNNZOO_CIFAR10")
     result = reproduce(args.experiment, data, args.out, args.epochs, args.schedule, args.runs, args.budget, args.limit,
-                       args.overrides)  # fmt: skip
+                       args.overrides, reuse=not args.no_reuse)  # fmt: skip
     if result:
         print(f"results: {Path(args.out or f'experiments/{args.experiment}') / 'results.md'}")
 
@@ -102,6 +102,8 @@ def add_reproduce(sub) -> None:
                    help=f"minutes for the whole sweep with --schedule budget (default {DEFAULT_BUDGET_MINUTES:g})")
     p.add_argument("--runs", nargs="+", help="only these runs (optional ones, such as resnet1202, only when named)")
     p.add_argument("--limit", type=int, help="train on this many images only (a quick check)")
+    p.add_argument("--no-reuse", action="store_true", help="train every run here, even one another experiment has finished with "
+                   "the same model, recipe and data (by default it is taken over: se-cifar's resnet20 is resnet-cifar's)")
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="recipe fields to change in every run, e.g. val_size=0.1")
     p.set_defaults(func=cmd_reproduce)
 

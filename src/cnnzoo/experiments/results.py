@@ -12,6 +12,7 @@ from ..errors import CnnzooError
 from ..files.atomic import atomic_path, atomic_write_text, read_json
 from ..train.predictions import predictions_from_weights, read_predictions
 from .definitions import Experiment, RunSpec
+from .reuse import reused_from
 from .verdicts import Verdict, judge, plot_verdicts, seed_spread
 
 
@@ -51,6 +52,8 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
         row.update(status="done", val_top1_error=s["val_top1_error"], val_top5_error=s["val_top5_error"],
                    best_val_top1_error=s["best_val_top1_error"], train_top1_error=last.get("train_top1_error"),
                    steps=s["steps"], epochs=s["epochs"], path=s.get("path"))  # fmt: skip
+        if reused_from(folder):  # another experiment's run, trained the same way: taken over
+            row["reused_from"] = reused_from(folder)
     minutes = folder / "minutes.json"
     if minutes.is_file():
         timing = read_json(minutes, "a run's minutes")
@@ -134,6 +137,7 @@ def markdown(results: dict) -> str:
     for r in results["runs"]:
         elsewhere = [m for m in r.get("machines", []) if m != results["machine"]]
         status = r["status"] + (f" (also trained on {'; '.join(elsewhere)})" if elsewhere else "")
+        status += f" (taken over from {r['reused_from']}: the same model, recipe and data)" if r.get("reused_from") else ""
         paper = f"{r['paper']['value']:.2f}% ({r['paper']['what']}, {r['paper']['where']})" if r["paper"] else "-"
         options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
         model = r["model"] + (f" ({options})" if options else "") + (f", {r['input_size']} px" if r["input_size"] != 32 else "")

@@ -33,6 +33,7 @@ from ..train import RunConfig, train
 from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
 from .results import write_results
+from .reuse import reused_from, same_run, take_over
 from .verdicts import Verdict, judge, seed_spread
 
 SWEEP_SCHEDULES = ("converged", "paper", "budget")
@@ -200,10 +201,11 @@ def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, sc
 
 def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float | None = None, schedule: str | None = None,
               runs: list[str] | None = None, budget: float = DEFAULT_BUDGET_MINUTES, limit: int | None = None, overrides: list[str] = (),
-              show_progress: bool | None = None, log=print) -> dict:  # fmt: skip
+              show_progress: bool | None = None, log=print, reuse: bool = True) -> dict:  # fmt: skip
     """Train an experiment's runs (all of them, or `runs`), skipping finished ones and resuming an unfinished
     one; write the results after every finished run; return them (results.json's content). `overrides`
-    (`FIELD=VALUE`) change every run's recipe, as `cnnzoo train`'s do."""
+    (`FIELD=VALUE`) change every run's recipe, as `cnnzoo train`'s do. `reuse`: a run another experiment beside
+    `out` has finished with the same model, recipe and data is taken over, not trained again (`reuse.py`)."""
     experiment = get_experiment(name)
     if schedule is not None and schedule not in SWEEP_SCHEDULES:
         raise CnnzooError(f"`schedule` {schedule!r}: choose {' or '.join(SWEEP_SCHEDULES)} (or give `epochs`)")
@@ -213,11 +215,11 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
     world, _ = join(resolve_path("auto", train=True).device)
     log = log if world.main else (lambda *args, **kwargs: None)
     with folder_lock(out, "sweep", log) if world.main else contextlib.nullcontext():  # one sweep per folder
-        return _sweep(experiment, data, out, epochs, schedule, runs, budget, limit, overrides, show_progress, world, log)
+        return _sweep(experiment, data, out, epochs, schedule, runs, budget, limit, overrides, show_progress, world, log, reuse)
 
 
 def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs, budget, limit, overrides, show_progress,
-           world: World, log) -> dict:  # fmt: skip
+           world: World, log, reuse: bool) -> dict:  # fmt: skip
     name = experiment.name
     plan = load_plan(out)
     specs = select_runs(experiment, runs or (plan.runs if plan else None))
@@ -229,7 +231,7 @@ def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs,
         plan = _shared(plan, out, world)
         log(f"{name}: {experiment.title}; {len(specs)} runs, {plan.describe()}, in {out}")
     for spec in experiment.in_order(specs):
-        _train_run(experiment, spec, plan, out, world, show_progress, log)
+        _train_run(experiment, spec, plan, out, world, show_progress, log, reuse)
         if world.main:
             write_results(experiment, plan, out)
     if experiment.ensemble and world.main:
@@ -282,12 +284,21 @@ def _shared(plan: Plan | None, out: Path, world: World) -> Plan:
     return load_plan(out)
 
 
-def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, world: World, show_progress, log) -> None:
+def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, world: World, show_progress, log,
+               reuse: bool = True) -> None:  # fmt: skip
     folder = out / "runs" / spec.name
     if (folder / "summary.json").is_file():
         log(f"{spec.name}: done before ({folder / 'summary.json'})")
         if world.main:
             (folder / "checkpoint.pt").unlink(missing_ok=True)
+        return
+    if reuse and world.main and not any((folder / f).exists() for f in ("checkpoint.pt", "log.csv")):
+        source = same_run(spec, plan.recipes[spec.name], plan, out)
+        if source is not None:
+            take_over(source, folder, experiment.name)
+            log(f"{spec.name}: trained before as {reused_from(folder)}, the same model, recipe and data: taken over, not trained again")
+    world.barrier()
+    if (folder / "summary.json").is_file():
         return
     recipe = Recipe.from_dict(plan.recipes[spec.name])
     log(f"{spec.name}: {spec.model}{' ' + json.dumps(spec.options) if spec.options else ''}, {recipe.name} recipe "
