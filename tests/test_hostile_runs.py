@@ -13,7 +13,7 @@ from PIL import Image
 
 from cnnzoo.errors import CnnzooError
 from cnnzoo.eval.metrics import _Accumulator
-from cnnzoo.experiments.runner import load_plan
+from cnnzoo.experiments.plan import load_plan
 from cnnzoo.files.lock import FolderInUseError, folder_lock
 from cnnzoo.runtime.execution import BF16_ENV, cpu_has_fast_bf16
 from cnnzoo.train import RunConfig, get_recipe, train

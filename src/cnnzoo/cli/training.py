@@ -9,7 +9,8 @@ from ..analysis.layer_table import (
 from ..errors import CnnzooError
 from ..experiments import EXPERIMENTS, get_experiment, reproduce
 from ..experiments.budget import DEFAULT_BUDGET_MINUTES
-from ..experiments.runner import CONVERGED_EPOCHS, SWEEP_SCHEDULES, experiment_costs
+from ..experiments.plan import CONVERGED_EPOCHS, SWEEP_SCHEDULES
+from ..experiments.runner import experiment_costs
 from ..recipes import RECIPES, get_recipe
 from ..registry import model_info
 from ..runtime.machine import machine

@@ -13,16 +13,15 @@ from ..errors import CnnzooError
 from ..files.atomic import atomic_write_text
 from ..recipes import Recipe
 from .definitions import EXPERIMENTS, RunSpec
+from .plan import Plan, load_plan
 
 REUSED = "reused.json"
 _NOT_COPIED = {"checkpoint.pt", ".lock", REUSED}
 
 
-def same_run(spec: RunSpec, recipe: dict, plan, out: Path) -> Path | None:
+def same_run(spec: RunSpec, recipe: dict, plan: Plan, out: Path) -> Path | None:
     """The folder of a finished run of another experiment beside `out` trained exactly as `spec` would be
     under `plan` (model, options, recipe, data, limit), if there is one."""
-    from .runner import load_plan  # the plan's reader lives with the sweep
-
     recipe = _normal(recipe)
     for other_out in sorted(Path(out).resolve().parent.iterdir()):
         if other_out == Path(out).resolve() or not (other_out / "plan.json").is_file():

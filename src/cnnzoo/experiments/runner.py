@@ -12,7 +12,7 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -23,7 +23,7 @@ from ..data.loaders import Batch
 from ..errors import CnnzooError
 from ..eval.inputs import shared_data
 from ..eval.metrics import probabilities
-from ..files.atomic import atomic_write_text, read_json
+from ..files.atomic import atomic_write_text
 from ..files.lock import folder_lock
 from ..recipes import Recipe, get_recipe
 from ..runtime.distributed import World, join
@@ -32,41 +32,10 @@ from ..runtime.machine import machine
 from ..train import RunConfig, train
 from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
+from .plan import CONVERGED_EPOCHS, CONVERGED_KEEPS, CONVERGED_RECIPE, SWEEP_SCHEDULES, Plan, load_plan
 from .results import write_results
 from .reuse import reused_from, same_run, take_over
 from .verdicts import Verdict, judge, seed_spread
-
-SWEEP_SCHEDULES = ("converged", "paper", "budget")
-# The sweeps' default: the `short` recipe (Nesterov SGD, a one-epoch warm-up, then a linear fall to zero; label
-# smoothing) for 30 epochs, in every run of an experiment. A deviation from the papers, named in every results.md:
-# the claims compare architectures under one recipe that converges on 2 cores, where the papers' 164-300 epochs
-# do not fit. ResNet-20 reached 13.14% with it, the 183-epoch paper-recipe run 12.46% (docs/experiments.md).
-CONVERGED_RECIPE, CONVERGED_EPOCHS = "short", 30
-_CONVERGED_KEEPS = ("augment", "normalize", "val_size", "split_seed", "input_size")  # the experiment's data, as the paper had it
-
-
-@dataclass
-class Plan:
-    """What a sweep trains: fixed at its first invocation, so that a resumed sweep trains the same runs."""
-
-    experiment: str
-    data: str
-    schedule: str  # "converged", "paper", "epochs" (the paper's recipe scaled), or "budget"
-    epochs: float | None  # the runs' length; None: each recipe's own (the paper's)
-    budget_minutes: float | None
-    runs: list[str]
-    recipes: dict[str, dict]  # run -> the recipe it trains with
-    limit: int | None
-    machine: str
-    overrides: list[str] = field(default_factory=list)  # the user's FIELD=VALUE changes to every run's recipe
-
-    def describe(self) -> str:
-        if self.schedule == "paper":
-            return "the paper's schedule"
-        what = f"{self.epochs:g} epoch{'' if self.epochs == 1 else 's'} each"
-        if self.schedule == "converged":
-            return f"the {CONVERGED_RECIPE} recipe for {what}, in every run (not the papers' schedule)"
-        return f"{what}, a budget of {self.budget_minutes:g} minutes here" if self.schedule == "budget" else what
 
 
 def get_experiment(name: str) -> Experiment:
@@ -89,7 +58,7 @@ def converged_recipe(experiment: Experiment, spec: RunSpec, epochs: float, overr
     The run's warm-up overrides (ResNet-110's 400 iterations) give way to the recipe's own one-epoch warm-up."""
     paper = get_recipe(experiment.recipe).override(**spec.overrides)
     own = {k: v for k, v in spec.overrides.items() if k not in ("warmup", "warmup_factor")}
-    recipe = get_recipe(CONVERGED_RECIPE).override(**{k: getattr(paper, k) for k in _CONVERGED_KEEPS}, **own, seed=spec.seed,
+    recipe = get_recipe(CONVERGED_RECIPE).override(**{k: getattr(paper, k) for k in CONVERGED_KEEPS}, **own, seed=spec.seed,
                                                     epochs=epochs)  # fmt: skip
     return recipe.parse_overrides(list(overrides)) if overrides else recipe.validated()
 
@@ -165,26 +134,6 @@ def make_plan(experiment: Experiment, data: str, specs: list[RunSpec], epochs: f
 def _steps_per_epoch(recipe: Recipe, data: str, limit: int | None) -> int:
     bundle = open_data(data).bundle(recipe.data_options(recipe.input_size, limit=limit))
     return max(1, len(bundle.train))
-
-
-def load_plan(out: Path) -> Plan | None:
-    file = out / "plan.json"
-    if not file.is_file():
-        return None
-    try:
-        plan = Plan(**read_json(file, "a sweep's plan"))
-    except TypeError as e:
-        raise CnnzooError(f"{file} is not a plan of `cnnzoo reproduce` ({e}): remove it, or choose another `out`") from None
-    typed = {"experiment": str, "data": str, "schedule": str, "runs": list, "recipes": dict, "machine": str, "overrides": list}
-    for name, kind in typed.items():
-        if not isinstance(getattr(plan, name), kind):
-            raise CnnzooError(f"{file}: {name} must be a JSON {kind.__name__}, not {getattr(plan, name)!r}: fix it, or remove the plan")
-    for run, recipe in plan.recipes.items():
-        try:
-            Recipe.from_dict(recipe).validated()
-        except (CnnzooError, TypeError, AttributeError) as e:
-            raise CnnzooError(f"{file}: the recipe of run {run!r} is not valid ({e}): fix it, or remove the plan") from None
-    return plan
 
 
 def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, schedule: str | None,
