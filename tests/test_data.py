@@ -139,6 +139,21 @@ def test_embedded_digits():
     assert len(bundle.val.labels) + len(bundle.train.labels) == 1797
 
 
+def test_digits_read_directly_are_scikit_learns_digits(monkeypatch):
+    """The bundled file read without importing scikit-learn gives what its own loader gives (the fallback)."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from cnnzoo.data import embedded
+
+    digits = sklearn_digits()
+    pixels, labels = embedded._digits_table()
+    assert np.array_equal(pixels, digits.images) and np.array_equal(labels, digits.target)
+    direct = embedded.load_digits()
+    monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)  # no file to read: scikit-learn's loader
+    fallback = embedded.load_digits()
+    assert all(torch.equal(a, b) for a, b in zip(direct[:2], fallback[:2]))
+
+
 def test_stratified_split_is_seeded_and_balanced():
     labels = torch.arange(10).repeat_interleave(5000)
     train, val = stratified_split(labels, 5000, seed=0)

@@ -99,6 +99,7 @@ class Run:
     nan: NanPolicy
     log: object
     teacher: Teacher | None = None  # the recipe's `teacher`, loaded
+    plotted: float = field(default_factory=time.monotonic)  # when curves.png was last drawn (or the run set up)
 
     @property
     def checkpoint_file(self) -> Path:
@@ -236,6 +237,9 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     return run, state
 
 
+# curves.png is redrawn at an epoch's end when this many seconds have passed since it was last drawn, and at the run's end:
+# a long run's curves follow it epoch by epoch, a short run does not spend a second of plotting per epoch
+CURVES_EVERY = 30.0
 RUN_FILES = ("checkpoint.pt", "model.safetensors", "recipe.json", "log.csv", "log.json", "summary.json", "curves.png", "confusion.png")
 
 
@@ -295,7 +299,7 @@ def input_size(recipe: Recipe, model: nn.Module, data_size: int | None) -> int:
     the model's native size."""
     if recipe.input_size:
         return recipe.input_size
-    if data_size and data_size >= model.min_input_size():
+    if data_size and (data_size >= model.input_size or data_size >= model.min_input_size()):  # probe only when smaller
         return data_size
     return model.input_size
 
@@ -498,7 +502,13 @@ def end_epoch(run: Run, state: TrainState, row: dict) -> None:
     state.save(run.checkpoint_file, run.meta, run.world)
     if run.world.main:
         write_logs(run.out, state.history)
-        plot_curves(run.out, state.history, f"{run.config.model} on {run.config.data} ({run.recipe.name})")
+        if time.monotonic() - run.plotted >= CURVES_EVERY:
+            draw_curves(run, state.history)
+
+
+def draw_curves(run: Run, history: list[dict]) -> None:
+    plot_curves(run.out, history, f"{run.config.model} on {run.config.data} ({run.recipe.name})")
+    run.plotted = time.monotonic()
 
 
 def _ema_model(run: Run, ema: EMA) -> nn.Module:
@@ -528,6 +538,7 @@ def finish(run: Run, state: TrainState, clock: Clock) -> RunResult:
         save_weights(run.out / "model.safetensors", final_model, run.meta)
         write_predictions(run.out, final_model, run.data, run.path.device)  # per image: claims are judged on them
         write_logs(run.out, history)  # again: a run killed while writing them, then resumed at its end
+        draw_curves(run, history)
         atomic_write_text(run.out / "summary.json", json.dumps(final, indent=1))
     run.world.barrier()
     run.log(
