@@ -168,6 +168,11 @@ class ImageClassifier(nn.Module):
 
     def _probe_min_input_size(self) -> int:
         meta_state = {k: torch.empty_like(v, device="meta") for k, v in self.state_dict(keep_vars=True).items()}
+        # A cumulative-average BatchNorm (momentum None, as BatchNorm recalibration sets it) reads its batch count as a
+        # number, which a meta tensor has not: it probes with a momentum instead (the shapes are the same).
+        cumulative = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is None]
+        for m in cumulative:
+            m.momentum = 0.1
         # Skip our own check while probing, so the probe sees the layers' own limits.
         self.__dict__["_probing"] = True
         try:
@@ -183,6 +188,8 @@ class ImageClassifier(nn.Module):
             return hi
         finally:
             del self.__dict__["_probing"]
+            for m in cumulative:
+                m.momentum = None
 
 
 def build(cls: type[nn.Module], config, **options) -> nn.Module:
