@@ -21,7 +21,7 @@ from cnnzoo.data import DataOptions, load_data
 from cnnzoo.files.atomic import WriteError
 from cnnzoo.train import CheckpointError, TrainingDiverged, get_recipe, load_checkpoint, load_trained
 from conftest import made_once
-from helpers import TINY_CLI, train_tiny
+from helpers import TINY_CLI, quick_run
 
 HARNESS = Path(__file__).with_name("fault_harness.py")
 # three short epochs of a ResNet-8 (helpers.TINY) on 512 of the embedded digits: 24 steps, a checkpoint every 4 (and at each
@@ -111,7 +111,7 @@ def test_torchrun_restarts_a_killed_worker_and_the_job_resumes(tmp_path):
 
 def _run(out, recipe=None, **kwargs):
     recipe = recipe or get_recipe("short").override(epochs=2, batch_size=64, checkpoint_every=3)
-    return train_tiny(out, recipe, limit=256, **kwargs)
+    return quick_run(out, recipe, limit=256, **kwargs)
 
 
 def test_disk_full_is_a_clear_error_and_the_last_checkpoint_stays(tmp_path, monkeypatch):
