@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from cnnzoo.cli import main
+from conftest import LEARNED_DIGITS
 
 pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -44,7 +45,10 @@ def test_quantize_calibrates_on_training_images_and_keeps_the_accuracy(run, caps
     text = capsys.readouterr().out
     assert "engine onnx-int8 (as asked)" in text and abs(_top1(text) - fp32) <= 2.0
     assert main(["bench", "resnet20", "--file", str(file), "--batch", "8", "--repeats", "2", "--warmup", "1"]) == 0
-    assert "model.int8.onnx (onnxruntime)" in capsys.readouterr().out
+    assert "model.int8.onnx (onnxruntime)" in capsys.readouterr().out  # at the file's input size, not resnet20's 32
+    size = LEARNED_DIGITS["input_size"]
+    assert main(["bench", "resnet20", "--file", str(file), "--input", "32", "--repeats", "1"]) == 2
+    assert f"was exported for {size}x{size} images, not --input 32" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -189,6 +189,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         if not is_exported(f):
             raise CnnzooError(f"--file {f}: give an exported .onnx or .pt2 (of `cnnzoo export` or `cnnzoo quantize`)")
     files = {f"{f} ({ExportedModel(f).runtime})": ExportedModel(f) for f in args.file or []}
+    args.input = _files_input(args.file or [], files.values(), args.input)
     explicit = args.precision or args.channels_last is not None or args.fold_bn is not None or args.compile or args.train
     if explicit or (args.device or default_path().device) != "cpu":
         if args.engine != "auto":
@@ -220,6 +221,20 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"fastest engine here: {best} ({rates[best] / rates.get('torch-fp32', rates[best]):.2f}x torch-fp32); remembered: "
               f"`cnnzoo eval` and `predict` of a {args.model} at batch {args.batch} choose by it")  # fmt: skip
         store_rates(meta, x, rates | {name: 0.0 for name in failed})
+
+
+def _files_input(names: list[str], files, asked: int | None) -> int | None:
+    """The input size to time at: an exported file runs at the size it was exported for (its metadata's), so --input
+    must agree with it, and without --input the files' size is the bench's."""
+    sizes = {name: f.meta.get("input_size") for name, f in zip(names, files) if isinstance(f.meta.get("input_size"), int)}
+    for name, size in sizes.items():
+        if asked is not None and asked != size:
+            raise CnnzooError(f"--file {name} was exported for {size}x{size} images, not --input {asked}: leave out --input, "
+                              f"or give --input {size}")  # fmt: skip
+    if asked is None and len(set(sizes.values())) > 1:
+        raise CnnzooError(f"the --file files were exported for different input sizes ({', '.join(f'{n}: {s}' for n, s in sizes.items())}): "
+                          "time them one size at a time")  # fmt: skip
+    return asked if asked is not None else next(iter(sizes.values()), None)
 
 
 def _print_bench(args: argparse.Namespace, path, timings, prefix: str = "") -> None:
