@@ -138,6 +138,7 @@ RESNEXT_CARDINALITY = Experiment(
     "trend",  # the runs' MACs are equal by design: error against cardinality, the paper's beside it
     checks=(("32x4d", "<", "1x64d", "val_top1_error"),),
     note="The paper's numbers are ImageNet top-1 errors of ResNeXt-50: the trend to compare, not the values.",
+    first=("32x4d", "1x64d"),  # the two ends of the trade decide the claim
 )
 
 # -- MobileNet, Tables 4, 6 and 7: separable against full convolutions, width and resolution -----------------
@@ -166,6 +167,7 @@ MOBILENET_MULTIPLIERS = Experiment(
             ("alpha1.0", "<", "res20", "val_top1_error")),
     note="CIFAR-sized MobileNets: stem_stride=1 (a named option) keeps 32-pixel inputs at 2x2 in the last layers. "
          "The paper's numbers are ImageNet top-1 errors: the trend to compare.",  # fmt: skip
+    first=("alpha1.0", "conv", "alpha0.25", "res20"),  # the runs the claims compare
 )
 
 # -- Ensembles: several ResNet-20 runs, their averaged softmax, flip test-time augmentation -----------------
