@@ -148,3 +148,17 @@ def test_a_cumulative_batchnorm_probes_its_minimum_input_like_any_other():
         m.momentum = None
     assert model.min_input_size() == need < 16 and all(m.momentum is None for m in norms)
     model(torch.randn(2, 3, 16, 16))
+
+
+def test_the_minimum_input_probe_is_invisible_to_forward_hooks(monkeypatch):
+    """An input below the native size makes the check probe the model on meta tensors: a user's hooks see only the
+    real forward pass."""
+    from cnnzoo.models import base
+
+    monkeypatch.setattr(base, "_MIN_INPUT", {})  # nothing cached: this call probes
+    model = cnnzoo.create_model("resnet20").eval()
+    seen = []
+    model.register_forward_pre_hook(lambda _, inputs: seen.append(inputs[0].device.type))
+    model.layer1.register_forward_hook(lambda _, inputs, out: seen.append(out.device.type))
+    model(torch.randn(1, 3, 16, 16))
+    assert seen == ["cpu", "cpu"] and base._MIN_INPUT  # one real pass seen; the probe ran

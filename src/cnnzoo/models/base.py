@@ -2,6 +2,7 @@
 reset_classifier, an input check that fails early and clearly, and a shared weight init."""
 import dataclasses
 import inspect
+from collections import OrderedDict
 from typing import NamedTuple
 
 import torch
@@ -173,6 +174,10 @@ class ImageClassifier(nn.Module):
         cumulative = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.momentum is None]
         for m in cumulative:
             m.momentum = 0.1
+        # The probe is invisible to the modules' forward hooks (a user's recorder would see meta tensors).
+        hooks = {m: (m._forward_pre_hooks, m._forward_hooks) for m in self.modules() if m._forward_pre_hooks or m._forward_hooks}
+        for m in hooks:
+            m._forward_pre_hooks, m._forward_hooks = OrderedDict(), OrderedDict()
         # Skip our own check while probing, so the probe sees the layers' own limits.
         self.__dict__["_probing"] = True
         try:
@@ -190,6 +195,8 @@ class ImageClassifier(nn.Module):
             del self.__dict__["_probing"]
             for m in cumulative:
                 m.momentum = None
+            for m, (pre, post) in hooks.items():
+                m._forward_pre_hooks, m._forward_hooks = pre, post
 
 
 def build(cls: type[nn.Module], config, **options) -> nn.Module:
