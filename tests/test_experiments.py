@@ -222,3 +222,17 @@ def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path, monkeypatc
     with pytest.raises(AssertionError, match="trained again"):
         reproduce("se-cifar", "digits", tmp_path / "own", epochs=1, runs=["resnet20"], limit=256, overrides=TINY,
                   show_progress=False, log=lambda *a: None, reuse=False)  # fmt: skip
+
+
+def test_a_runs_minutes_never_fall_below_its_own_training_seconds(tmp_path):
+    """minutes.json misses a part ended by SIGKILL (a session's end); the summary's seconds over every resume are a floor."""
+    from cnnzoo.experiments.results import run_row
+
+    experiment = EXPERIMENTS["ensembles"]
+    spec = experiment.runs[0]
+    summary = {"val_top1_error": 13.0, "val_top5_error": 1.0, "best_val_top1_error": 13.0, "steps": 10, "epochs": 1, "seconds": 3000.0}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "minutes.json").write_text(json.dumps({"minutes": 20.0, "machines": ["here"]}))  # a killed part lost
+    assert run_row(spec, {}, tmp_path)["minutes"] == 50.0
+    (tmp_path / "minutes.json").write_text(json.dumps({"minutes": 55.0, "machines": ["here"]}))  # start-ups and lost work
+    assert run_row(spec, {}, tmp_path)["minutes"] == 55.0

@@ -58,6 +58,10 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
     if minutes.is_file():
         timing = read_json(minutes, "a run's minutes")
         row["minutes"], row["machines"] = timing["minutes"], timing.get("machines", [])
+    if summary.is_file() and isinstance(s.get("seconds"), (int, float)):
+        # minutes.json adds each invocation's wall time when it ends, so a part ended by SIGKILL (a session's end) is
+        # missing from it; the summary's seconds (the training kept over every resume) are a floor it cannot fall below
+        row["minutes"] = max(row.get("minutes") or 0.0, round(s["seconds"] / 60, 2))
     return row
 
 
