@@ -141,3 +141,24 @@ def test_bench_times_every_engine_and_remembers_them(every_engine, monkeypatch, 
     chosen = engines.choose_engine(model, meta, torch.randn(4, 3, 32, 32), precision="auto", measure_fn=unexpected,
                                    int8_file=None)  # fmt: skip
     assert chosen.cached and set(chosen.rates) == {"torch-fp32", "onnx-fp32"}  # int8 not a candidate: nothing quantized
+
+
+def test_the_export_cache_keeps_the_most_recently_used(tmp_path):
+    """Old exports beyond the kept number go; one used within the grace time stays whatever its rank."""
+    import os
+    import time
+
+    from cnnzoo.deploy.engines import EXPORT_GRACE_SECONDS, EXPORTS_KEPT, prune_exports
+
+    old = time.time() - 2 * EXPORT_GRACE_SECONDS
+    files = [tmp_path / f"{i:02}.onnx" for i in range(EXPORTS_KEPT + 3)]
+    for age, f in enumerate(files):  # 00 the most recent
+        f.write_bytes(b"x")
+        os.utime(f, (old - age, old - age))
+    os.utime(files[-1], None)  # the oldest used just now: the most recent
+    removed = prune_exports(tmp_path)
+    assert sorted(removed) == files[EXPORTS_KEPT - 1:-1] and files[-1].is_file() and len(list(tmp_path.glob("*.onnx"))) == EXPORTS_KEPT
+    for f in tmp_path.glob("*.onnx"):
+        os.utime(f, None)
+    (tmp_path / "new.onnx").write_bytes(b"x")
+    assert prune_exports(tmp_path) == []  # beyond the number, but all used within the grace time

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,7 +173,26 @@ def _exported(model: nn.Module, meta: dict) -> Path:
     if not file.is_file():
         file.parent.mkdir(parents=True, exist_ok=True)
         export_model(model, meta, file, "onnx", dynamic_batch=True)
+        prune_exports(file.parent)
+    else:
+        file.touch()  # recently used: kept by the pruning
     return file
+
+
+# The cache keeps the most recently used exports (a ResNet-50 is 100 MB): older ones are made again when asked for.
+# One used within the last hour is never removed (another process may be about to load it).
+EXPORTS_KEPT, EXPORT_GRACE_SECONDS = 16, 3600.0
+
+
+def prune_exports(folder: Path) -> list[Path]:
+    """Remove the exports beyond the EXPORTS_KEPT most recently used from `folder`; returns what went."""
+    files = sorted(folder.glob("*.onnx"), key=lambda f: f.stat().st_mtime, reverse=True)
+    now, removed = time.time(), []
+    for f in files[EXPORTS_KEPT:]:
+        if now - f.stat().st_mtime > EXPORT_GRACE_SECONDS:
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed
 
 
 def check_engine(engine: str, logits: torch.Tensor, reference: torch.Tensor) -> str | None:
