@@ -117,27 +117,6 @@ def test_zero_init_residual():
     assert isinstance(model.layer1[0].conv3.bn, nn.BatchNorm2d)
 
 
-def test_torchs_own_init_runs_only_where_the_models_init_did_not_write():
-    """create_model defers torch's init of convolutions and linear layers (most families overwrite it at once):
-    a layer the model's init left untouched gets torch's, in full or for the bias alone; a part-written one is an error."""
-    from cnnzoo.models.deferred_init import default_init_deferred
-
-    torch.manual_seed(0)
-    with default_init_deferred():
-        untouched, bias_left, weight_left = nn.Linear(400, 10), nn.Conv2d(3, 8, 3), nn.Linear(400, 10)
-        assert torch.isnan(untouched.weight).all()  # deferred, not drawn
-        nn.init.zeros_(bias_left.weight)
-        nn.init.zeros_(weight_left.bias)
-    bound = 400**-0.5  # torch's rule for both: uniform within 1/sqrt(fan_in)
-    assert 0 < untouched.weight.abs().max() <= bound and 0 < untouched.bias.abs().max() <= bound
-    assert not bias_left.weight.any() and 0 < bias_left.bias.abs().max() <= 27**-0.5
-    assert not weight_left.bias.any() and 0 < weight_left.weight.abs().max() <= bound
-    with pytest.raises(RuntimeError, match="initialised only in part"):
-        with default_init_deferred():
-            nn.init.zeros_(nn.Linear(4, 4).weight[:2])
-    assert torch.isfinite(nn.Linear(4, 4).weight).all()  # the layers' own init is back
-
-
 def test_a_cumulative_batchnorm_probes_its_minimum_input_like_any_other():
     """BatchNorm recalibration sets momentum None (a cumulative average), whose batch count a meta-tensor probe cannot
     read: the minimum input stays the model's, and a run at a reduced input size recalibrates."""

@@ -10,7 +10,6 @@ from torch import nn
 
 from .errors import InvalidOptionError
 from .interop.pretrained import pretrained_model
-from .models.deferred_init import default_init_deferred
 from .models.features import FeatureListNet
 from .registry import model_info
 
@@ -28,8 +27,7 @@ def create_model(name: str, num_classes: int | None = None, weights: str | Path 
     `features_only=True`: the network without its head, returning the feature map of each stage
     (`out_indices`: which; all by default), as timm's `features_only` models (see `feature_info`)."""
     info = model_info(name)
-    with default_init_deferred():
-        model = pretrained_model(name, weights, num_classes, **options) if weights is not None else info.build(num_classes, **options)
+    model = pretrained_model(name, weights, num_classes, **options) if weights is not None else info.build(num_classes, **options)
     if features_only:
         return FeatureListNet(model, out_indices)
     if out_indices is not None:

@@ -11,7 +11,6 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CnnzooError
-from ..models.deferred_init import default_init_deferred
 from ..registry import Peer
 
 
@@ -20,17 +19,15 @@ class WeightMismatchError(CnnzooError):
 
 
 def build_peer(peer: Peer, num_classes: int = 1000) -> nn.Module:
-    """The peer's model with random weights (never downloads), each layer's drawn once (`default_init_deferred`)."""
+    """The peer's model with random weights (never downloads)."""
     if peer.library == "torchvision":
         import torchvision
 
-        with default_init_deferred():
-            return torchvision.models.get_model(peer.name, weights=None, num_classes=num_classes, **peer.kwargs)
+        return torchvision.models.get_model(peer.name, weights=None, num_classes=num_classes, **peer.kwargs)
     if peer.library == "timm":
         import timm
 
-        with default_init_deferred():
-            return timm.create_model(peer.name, pretrained=False, num_classes=num_classes, **peer.kwargs)
+        return timm.create_model(peer.name, pretrained=False, num_classes=num_classes, **peer.kwargs)
     raise CnnzooError(f"unknown peer library {peer.library!r}: cnnzoo knows torchvision and timm")
 
 
