@@ -140,6 +140,53 @@ def test_resumed_run_ends_with_the_same_weights(tmp_path, cpu_path):
 
 
 @pytest.mark.heavy(16)
+def test_a_kill_stops_a_run_at_the_step_with_a_checkpoint_there(tmp_path, monkeypatch):
+    """SIGTERM mid-epoch, between checkpoints: the run stops after that step's end, its checkpoint is at that
+    step (nothing trained is lost), and the resumed run ends with the whole run's weights."""
+    import os
+    import signal
+
+    from cnnzoo.train import loop
+
+    recipe = get_recipe("short").override(epochs=1, batch_size=32, checkpoint_every=100)
+    quick_run(tmp_path / "whole", recipe, limit=256)
+    step = loop.train_step
+
+    def killed_at_third(run, state, batch):
+        out = step(run, state, batch)
+        if state.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(loop, "train_step", killed_at_third)
+    handler = signal.getsignal(signal.SIGTERM)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        quick_run(tmp_path / "parts", recipe, limit=256, log=lines.append)
+    assert signal.getsignal(signal.SIGTERM) is handler  # put back
+    assert load_checkpoint(tmp_path / "parts" / "checkpoint.pt")["position"]["step"] == 3
+    assert any(line.startswith("stopped at step 3 ") for line in lines)
+    monkeypatch.setattr(loop, "train_step", step)
+    quick_run(tmp_path / "parts", recipe, limit=256, resume=True)
+    whole, parts = load_file(tmp_path / "whole" / "model.safetensors"), load_file(tmp_path / "parts" / "model.safetensors")
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
+
+
+def test_a_second_kill_stops_at_once():
+    import os
+    import signal
+
+    from cnnzoo.train.policies import GracefulStop
+
+    with pytest.raises(KeyboardInterrupt), GracefulStop() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.requested
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("the second kill did not stop")
+    with pytest.raises(KeyboardInterrupt), GracefulStop():  # a request made on the way out stops there
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def test_training_learns_and_writes_its_artifacts(tmp_path):
     result = train_tiny(tmp_path / "run", get_recipe("demo").override(epochs=3, batch_size=64))
     assert result.final["val_top1_error"] < 20  # from 90% (chance) in three short epochs

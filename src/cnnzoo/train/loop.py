@@ -41,7 +41,7 @@ from .distill import Teacher, distillation_loss
 from .logs import plot_curves, write_logs
 from .lr_schedule import lr_factor
 from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
-from .policies import Cadence, Diverged, NanPolicy, StopRequested, TrainingDiverged
+from .policies import Cadence, Diverged, GracefulStop, NanPolicy, StopRequested, TrainingDiverged
 from .predictions import write_predictions
 from .state import TrainState
 from .warm_start import warm_start
@@ -100,6 +100,7 @@ class Run:
     log: object
     teacher: Teacher | None = None  # the recipe's `teacher`, loaded
     plotted: float = field(default_factory=time.monotonic)  # when curves.png was last drawn (or the run set up)
+    stop: GracefulStop = field(default_factory=lambda: GracefulStop(enabled=False))  # a kill's request to stop
 
     @property
     def checkpoint_file(self) -> Path:
@@ -137,11 +138,14 @@ def train(config: RunConfig) -> RunResult:
     before = set(out.iterdir()) if out.is_dir() else None
     with folder_lock(out, "run", config.log) if main else contextlib.nullcontext():
         state = None
+        alone = int(os.environ.get("WORLD_SIZE", "1")) == 1
         try:
-            run, state = setup(config)
-            announce(run)
-            begin(run, state)
-            return _run(run, state)
+            with GracefulStop(enabled=alone) as stop:
+                run, state = setup(config)
+                run.stop = stop
+                announce(run)
+                begin(run, state)
+                return _run(run, state)
         except Exception:
             started = state is not None and (state.step > 0 or run.resume)
             if main and not started:  # a failed start leaves nothing behind
@@ -169,6 +173,8 @@ def _run(run: Run, state: TrainState) -> RunResult:
             run.nan.handle(e, state, lambda: state.load(run.checkpoint_file, run.meta, run.world), run.log)
             continue
         end_epoch(run, state, validate(run, state, clock))
+        if run.stop.requested:
+            stop_here(run, state, saved=True)
         if run.cadence.stop_after_epoch(state):
             raise StopRequested(state.step)
     return finish(run, state, clock)
@@ -446,10 +452,21 @@ def train_epoch(run: Run, state: TrainState, clock: Clock) -> None:
             clock.lr, seen = train_step(run, state, batch)
             clock.images += seen
             bar.update(seen, note=f"loss {state.train_loss():.3f} lr {clock.lr:.3g}")
-            if run.cadence.checkpoint_now(state):
+            saved = run.cadence.checkpoint_now(state)
+            if saved:
                 state.save(run.checkpoint_file, run.meta, run.world)
+            if run.stop.requested:
+                stop_here(run, state, saved)
             if run.cadence.stop_mid_epoch(state):
                 raise StopRequested(state.step)
+
+
+def stop_here(run: Run, state: TrainState, saved: bool) -> None:
+    """A kill asked the run to stop: it does, after a checkpoint at this step (the same command resumes it)."""
+    if not saved:
+        state.save(run.checkpoint_file, run.meta, run.world)
+    run.log(f"stopped at step {state.step:,} (epoch {state.epoch + 1}, batch {state.batch}): checkpoint {run.checkpoint_file} saved")
+    raise KeyboardInterrupt
 
 
 def validate(run: Run, state: TrainState, clock: Clock) -> dict:

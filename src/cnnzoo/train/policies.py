@@ -1,5 +1,8 @@
 """What the training loop does at its decision points, each as a small piece it calls: when to write a
-checkpoint (and when a test's `max_steps` stops the run), and what a NaN or infinite loss does."""
+checkpoint (and when a test's `max_steps` stops the run), what a NaN or infinite loss does, and what a `kill`
+(SIGTERM) does."""
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +64,32 @@ class NanPolicy:
         restore()
         state.rollbacks, state.lr_scale = state.rollbacks + 1, scale
         log(f"{error.message}: rolled back to step {state.step:,}, learning rate now x{state.lr_scale:.3g}")
+
+
+class GracefulStop:
+    """A `kill` (SIGTERM) asks the run to stop at the next step's end, after a checkpoint at that step (the loop
+    asks `requested` after each step and at each epoch's end), so no step is lost; a second kill stops at once.
+    Stopping raises KeyboardInterrupt, as the CLI's kill does elsewhere. A kill during the last weights' writing
+    lets them finish and stops on the way out. Off under torchrun (the ranks would stop at different steps) and
+    outside the main thread (handlers can only be set there): a kill stops at once there, as before."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+        self._before = None
+
+    def _ask(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "GracefulStop":
+        if self.enabled:
+            self._before = signal.signal(signal.SIGTERM, self._ask)
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGTERM, self._before)
+        if self.requested and kind is None:
+            raise KeyboardInterrupt
