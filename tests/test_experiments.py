@@ -37,6 +37,8 @@ def test_every_experiment_definition_is_valid(name):
         assert run.model in list_models(), run.model
         net = meta_model(run.model, **run.options)  # the options build
         assert net.min_input_size() <= (run_recipe(e, run).input_size or 32)
+        converged = runner.converged_recipe(e, run, 30)  # the default schedule's recipe, for every run
+        assert converged.epochs == 30 and converged.input_size == run_recipe(e, run).input_size
         run_recipe(e, run)  # the recipe with the run's overrides validates
     assert any(r.paper for r in e.runs) or e.reference, "an experiment compares with its paper"
     for a, relation, b, measure in e.checks:
@@ -65,6 +67,32 @@ def test_every_experiments_plot_draws_its_runs(name, tmp_path, monkeypatch):
     texts = {t.get_text() for t in fig.findobj(matplotlib.text.Text)}
     assert all(any(r["run"] in t for t in texts) for r in runs), f"runs missing from the figure's text: {sorted(texts)}"
     assert sum(len(ax.lines) + len(ax.patches) + len(ax.collections) for ax in fig.axes) >= 2  # something drawn for them
+
+
+def test_the_trend_plot_shows_every_run_and_compares_slopes_not_levels(tmp_path, monkeypatch):
+    """Table 3's trend: every run on the axis, the unfinished ones too (the paper's number for each); ours
+    with a 95% interval over its validation images; the paper's axis spanning as many points as ours."""
+    import matplotlib.collections
+    import matplotlib.figure
+
+    drawn = []
+    savefig = matplotlib.figure.Figure.savefig
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: drawn.append(fig) or savefig(fig, *a, **k))
+    e = EXPERIMENTS["resnext-cardinality"]
+    runs = [{"run": r.name, "group": r.group, "paper": {"value": r.paper.value, "what": r.paper.what}} for r in e.runs]
+    for row, error in zip(runs[:2], (12.0, 20.0)):
+        row.update(history=[{"epoch": 1, "step": 1, "train_top1_error": 30.0, "val_top1_error": error}], val_top1_error=error,
+                   val_images=400)  # fmt: skip
+    plot(e, {"runs": runs, "title": e.title, "schedule": "1 epoch each"}, tmp_path)
+    (fig,) = drawn
+    ours, paper = fig.axes
+    assert [t.get_text().split("\n")[0] for t in ours.get_xticklabels()] == [r.name for r in e.runs]
+    assert len(paper.lines[0].get_xdata()) == len(e.runs)
+    span = lambda axis: axis.get_ylim()[1] - axis.get_ylim()[0]  # noqa: E731
+    assert span(ours) == pytest.approx(span(paper))
+    (bars,) = [c for c in ours.collections if isinstance(c, matplotlib.collections.LineCollection)]
+    heights = sorted(abs(seg[1][1] - seg[0][1]) for seg in bars.get_segments())
+    assert heights == pytest.approx([2 * 196 * (p * (1 - p) / 400) ** 0.5 for p in (0.12, 0.20)])
 
 
 def test_the_cifar_resnext_family_is_of_equal_complexity():

@@ -58,8 +58,8 @@ def converged_recipe(experiment: Experiment, spec: RunSpec, epochs: float, overr
     The run's warm-up overrides (ResNet-110's 400 iterations) give way to the recipe's own one-epoch warm-up."""
     paper = get_recipe(experiment.recipe).override(**spec.overrides)
     own = {k: v for k, v in spec.overrides.items() if k not in ("warmup", "warmup_factor")}
-    recipe = get_recipe(CONVERGED_RECIPE).override(**{k: getattr(paper, k) for k in CONVERGED_KEEPS}, **own, seed=spec.seed,
-                                                    epochs=epochs)  # fmt: skip
+    kept = {k: getattr(paper, k) for k in CONVERGED_KEEPS}  # a run's own input size is among them: one value each
+    recipe = get_recipe(CONVERGED_RECIPE).override(**(kept | own), seed=spec.seed, epochs=epochs)
     return recipe.parse_overrides(list(overrides)) if overrides else recipe.validated()
 
 
