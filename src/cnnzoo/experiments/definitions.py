@@ -126,8 +126,9 @@ RESNEXT_CARDINALITY = Experiment(
     "resnext-cardinality",
     "Cardinality against width at preserved complexity (ResNeXt-29, CIFAR-10)",
     RESNEXT_PAPER,
-    "Table 3 (ResNet-50 row: 1x64d 23.9% to 32x4d 22.2% ImageNet top-1 error)",
-    "at equal parameters and MACs, more groups (cardinality) lower the error more than width does: 32x4d below 1x64d",
+    "Table 3 (ResNet-50 row: 1x64d 23.9% to 32x4d 22.2% ImageNet top-1 error); Sec. 5.1 and Fig. 5 (training error)",
+    "at equal parameters and MACs, more groups (cardinality) lower the error more than width does: 32x4d below 1x64d, "
+    "in validation error and, the paper adds, in training error",
     "resnext_cifar",
     tuple(
         RunSpec(f"{c}x{d}d", "resnext29_cifar", {"groups": c, "base_width": d},
@@ -136,7 +137,9 @@ RESNEXT_CARDINALITY = Experiment(
         for (c, d), err in _TABLE3.items()
     ),
     "trend",  # the runs' MACs are equal by design: error against cardinality, the paper's beside it
-    checks=(("32x4d", "<", "1x64d", "val_top1_error"),),
+    # Sec. 5.1: 32x4d's training error is "noticeably lower" than 1x64d's (Fig. 5), "suggesting that the gains are
+    # not from regularization but from stronger representations". (This check was added once both runs had finished.)
+    checks=(("32x4d", "<", "1x64d", "val_top1_error"), ("32x4d", "<", "1x64d", "train_top1_error")),
     note="The paper's numbers are ImageNet top-1 errors of ResNeXt-50: the trend to compare, not the values.",
     first=("32x4d", "1x64d"),  # the two ends of the trade decide the claim
 )

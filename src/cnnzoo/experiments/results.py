@@ -54,6 +54,9 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
                    steps=s["steps"], epochs=s["epochs"], path=s.get("path"))  # fmt: skip
         if reused_from(folder):  # another experiment's run, trained the same way: taken over
             row["reused_from"] = reused_from(folder)
+        answers = read_predictions(folder)
+        if answers is not None:  # how many images its validation error counts: the width of its interval
+            row["val_images"] = len(answers["val_labels"])
     minutes = folder / "minutes.json"
     if minutes.is_file():
         timing = read_json(minutes, "a run's minutes")
@@ -177,9 +180,8 @@ def plot(experiment: Experiment, results: dict, out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in results["runs"] if r.get("history")]
     draw = PLOTS[experiment.plot]
-    fig = _ensemble(plt, results["ensemble"]["rows"]) if results.get("ensemble") else draw(plt, rows)
+    fig = _ensemble(plt, results["ensemble"]["rows"]) if results.get("ensemble") else draw(plt, results["runs"])
     title = f"{results['title']} ({results['schedule']})"
     fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 12)), fontsize=10)  # about 12 characters an inch fit
     fig.tight_layout()
@@ -190,8 +192,18 @@ def plot(experiment: Experiment, results: dict, out: Path) -> Path:
     return file
 
 
+def _trained(rows: list[dict]) -> list[dict]:
+    """The runs that have trained at least an epoch."""
+    return [r for r in rows if r.get("history")]
+
+
+def _val_error(row: dict) -> float:
+    return row.get("val_top1_error", row["history"][-1]["val_top1_error"])
+
+
 def _curves(plt, rows: list[dict]):
     """Fig. 6: training error (thin) and validation error (bold) against iterations, one panel per group."""
+    rows = _trained(rows)
     groups = list(dict.fromkeys(r["group"] for r in rows)) or [""]
     fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False, sharey=True)
     for ax, group in zip(axes[0], groups):
@@ -210,10 +222,11 @@ def _curves(plt, rows: list[dict]):
 
 def _cost(plt, rows: list[dict]):
     """Fig. 4-5 style: validation error against multiply-adds (log scale), each run labelled."""
+    rows = _trained(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, group in enumerate(dict.fromkeys(r["group"] for r in rows)):
         members = [r for r in rows if r["group"] == group]
-        errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in members]
+        errors = [_val_error(r) for r in members]
         ax.scatter([r["macs"] for r in members], errors, color=f"C{i}", label=group)
         for r, e in zip(members, errors):
             ax.annotate(r["run"], (r["macs"], e), textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -226,28 +239,46 @@ def _cost(plt, rows: list[dict]):
 
 
 def _trend(plt, rows: list[dict]):
-    """Each run's validation error in the experiment's order, the paper's number for it on a second axis
-    (another dataset's error: the trend to compare, not the values)."""
+    """Every run in the experiment's order: ours (validation error, with its 95% binomial interval over the
+    validation images where the run saved its predictions) and the paper's number on a second axis. Both
+    axes span the same number of points, so that the two slopes compare; the levels do not (another dataset)."""
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
-    xs = range(len(rows))
-    errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in rows]
-    ax.plot(xs, errors, "o-", color="C0", linewidth=2)
-    for x, e in zip(xs, errors):
-        ax.annotate(f"{e:.2f}", (x, e), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8, color="C0")
-    ax.set_ylabel("ours: validation top-1 error (%)", color="C0")
-    ax.set_xticks(list(xs), [r["run"] for r in rows])
+    done = [(x, r) for x, r in enumerate(rows) if r.get("history")]
+    errors = [_val_error(r) for _, r in done]
+    half = [_binomial_half_width(e, r.get("val_images")) for e, (_, r) in zip(errors, done)]
+    ax.errorbar([x for x, _ in done], errors, yerr=half, fmt="o", color="C0", markersize=7, capsize=4, label="ours (CIFAR-10)")
+    for (x, _), e in zip(done, errors):
+        ax.annotate(f"{e:.2f}", (x, e), textcoords="offset points", xytext=(8, 0), va="center", fontsize=8, color="C0")
+    ax.set_ylabel("ours: validation top-1 error (%), 95% interval", color="C0")
+    ax.set_xticks(range(len(rows)), [r["run"] + ("" if r.get("history") else "\n(not yet run)") for r in rows])
     ax.grid(alpha=0.3)
-    papered = [(x, r["paper"]) for x, r in zip(xs, rows) if r.get("paper")]
+    papered = [(x, r["paper"]) for x, r in enumerate(rows) if r.get("paper")]
     if papered:
         twin = ax.twinx()
-        twin.plot([x for x, _ in papered], [p["value"] for _, p in papered], "s--", color="C1")
+        values = [p["value"] for _, p in papered]
+        twin.plot([x for x, _ in papered], values, "s--", color="C1")
         twin.set_ylabel(f"paper: {papered[0][1]['what']}", color="C1", fontsize=8)
+        if done:
+            ours = [e - h for e, h in zip(errors, half)] + [e + h for e, h in zip(errors, half)]
+            span = 1.15 * max(max(ours) - min(ours), max(values) - min(values), 0.5)
+            for axis, ends in ((ax, ours), (twin, values)):
+                middle = (max(ends) + min(ends)) / 2
+                axis.set_ylim(middle - span / 2, middle + span / 2)
     return fig
 
 
+def _binomial_half_width(error_percent: float, images: int | None) -> float:
+    """Half the 95% interval of an error rate measured on `images` images (normal approximation); 0 if unknown."""
+    if not images:
+        return 0.0
+    p = error_percent / 100
+    return 100 * 1.96 * (p * (1 - p) / images) ** 0.5
+
+
 def _bars(plt, rows: list[dict]):
+    rows = _trained(rows)
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 4))
-    errors = [r.get("val_top1_error", r["history"][-1]["val_top1_error"]) for r in rows]
+    errors = [_val_error(r) for r in rows]
     groups = list(dict.fromkeys(r["group"] for r in rows))
     ax.bar(range(len(rows)), errors, color=[f"C{groups.index(r['group'])}" for r in rows])
     ax.set_xticks(range(len(rows)), [r["run"] for r in rows], rotation=30, ha="right", fontsize=8)
