@@ -2,6 +2,7 @@
 concrete `cnnzoo ...` line of a ```sh block is accepted by the CLI's parser, every `cnnzoo` import in any
 block resolves, and every relative link (and its #anchor) points at something that exists."""
 import importlib
+import json
 import re
 import shlex
 from pathlib import Path
@@ -110,3 +111,35 @@ def test_readme_is_a_front_page():
     docs = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
     missing = [name for name in docs if f"(docs/{name})" not in readme]
     assert not missing, f"the README's Documentation list lacks {missing}"
+
+
+def verdict_rows() -> list[tuple[str, list[str]]]:
+    """The README's verdicts table: (experiment, cells) for each claim; a row with no experiment continues the last."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| experiment | claim |"):].split("\n\n", 1)[0].splitlines()[2:]  # past header and rule
+    rows, experiment = [], None
+    for line in table:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        assert len(cells) == 6, f"a row of the verdicts table with {len(cells)} cells: {line}"
+        experiment = re.match(r"\[?([\w-]+)", cells[0]).group(1) if cells[0] else experiment
+        rows.append((experiment, cells))
+    return rows
+
+
+def test_the_readme_verdicts_are_the_results_files():
+    """Each claim the README judges is a check of its experiment's results.json, with the same two errors,
+    difference, interval and verdict: the table cannot drift from what the sweeps wrote."""
+    judged = 0
+    for experiment, (_, _, _, ours, difference, verdict) in verdict_rows():
+        m = re.fullmatch(r"([+-]\d+\.\d\d) \[([+-]\d+\.\d\d), ([+-]\d+\.\d\d)\]", difference)
+        if not m:
+            assert verdict == "pending" and not difference, f"{experiment}: a verdict without its interval: {difference!r} {verdict!r}"
+            continue
+        checks = json.loads((ROOT / "experiments" / experiment / "results.json").read_text())["checks"]
+        same = [c for c in checks if [f"{c[k]:+.2f}" for k in ("difference", "low", "high")] == list(m.groups())]
+        assert same, f"{experiment}: no check of results.json has {difference}"
+        (check,) = same
+        assert verdict.strip("*") == check["verdict"], f"{experiment}, {check['claim']}: README {verdict}, results.json {check['verdict']}"
+        assert ours == "{:.2f} vs {:.2f}%".format(*check["values"]), f"{experiment}, {check['claim']}: README {ours}, values {check['values']}"
+        judged += 1
+    assert judged >= 10, f"only {judged} judged claims found in the README's table: is the table still parsed?"
