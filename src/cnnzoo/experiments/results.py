@@ -221,18 +221,19 @@ def _curves(plt, rows: list[dict]):
 
 
 def _cost(plt, rows: list[dict]):
-    """Fig. 4-5 style: validation error against multiply-adds (log scale), each run labelled."""
+    """Fig. 4-5 style: validation error (with its 95% interval) against multiply-adds (log scale), each run labelled."""
     rows = _trained(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, group in enumerate(dict.fromkeys(r["group"] for r in rows)):
         members = [r for r in rows if r["group"] == group]
         errors = [_val_error(r) for r in members]
-        ax.scatter([r["macs"] for r in members], errors, color=f"C{i}", label=group)
+        half = [_binomial_half_width(e, r.get("val_images")) for e, r in zip(errors, members)]
+        ax.errorbar([r["macs"] for r in members], errors, yerr=half, fmt="o", color=f"C{i}", capsize=3, label=group)
         for r, e in zip(members, errors):
             ax.annotate(r["run"], (r["macs"], e), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("multiply-adds per image (log scale)")
-    ax.set_ylabel("validation top-1 error (%)")
+    ax.set_ylabel("validation top-1 error (%), 95% interval")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return fig
@@ -280,11 +281,12 @@ def _bars(plt, rows: list[dict]):
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 4))
     errors = [_val_error(r) for r in rows]
     groups = list(dict.fromkeys(r["group"] for r in rows))
-    ax.bar(range(len(rows)), errors, color=[f"C{groups.index(r['group'])}" for r in rows])
+    half = [_binomial_half_width(e, r.get("val_images")) for e, r in zip(errors, rows)]
+    ax.bar(range(len(rows)), errors, yerr=half, capsize=3, color=[f"C{groups.index(r['group'])}" for r in rows])
     ax.set_xticks(range(len(rows)), [r["run"] for r in rows], rotation=30, ha="right", fontsize=8)
-    for x, e in enumerate(errors):
-        ax.annotate(f"{e:.2f}", (x, e), ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("validation top-1 error (%)")
+    for x, (e, h) in enumerate(zip(errors, half)):
+        ax.annotate(f"{e:.2f}", (x, e + h), textcoords="offset points", xytext=(0, 2), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("validation top-1 error (%), 95% interval")
     ax.grid(alpha=0.3, axis="y")
     return fig
 
