@@ -88,6 +88,11 @@ def cpu_has_fast_bf16() -> bool:
     return _cpuinfo_has_fast_bf16() if forced is None else forced
 
 
+def cpu_bf16_is_forced() -> bool:
+    """Whether CNNZOO_CPU_BF16 decides the CPU path rather than the CPU's flags."""
+    return _forced(BF16_ENV) is not None
+
+
 def default_path(device: str | None = None, train: bool = False) -> ExecPath:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda"):

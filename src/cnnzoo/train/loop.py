@@ -41,6 +41,7 @@ from .distill import Teacher, distillation_loss
 from .logs import plot_curves, write_logs
 from .lr_schedule import lr_factor
 from .optim import EMA, backbone_to_eval, build_optimizer, freeze_backbone
+from .path_choice import choose_training_path, worth_measuring
 from .policies import Cadence, Diverged, GracefulStop, NanPolicy, StopRequested, TrainingDiverged
 from .predictions import write_predictions
 from .state import TrainState
@@ -218,6 +219,11 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     total_steps = recipe.iterations or max(1, round(recipe.epochs * steps_per_epoch))
 
     model, options = build_model(config, recipe, data.num_classes, world, path)
+    if worth_measuring(recipe, config.precision, path, world.size, total_steps):  # the faster CPU path for this model
+        what = [config.model, options, data.num_classes, recipe.freeze_backbone, recipe.grad_checkpointing]
+        choice = choose_training_path(model, what, recipe.batch_size, size, path)
+        path = choice.path
+        log(choice.note())
     net = model
     if world.distributed:
         if recipe.sync_bn:
