@@ -219,7 +219,7 @@ def setup(config: RunConfig) -> tuple[Run, TrainState]:
     total_steps = recipe.iterations or max(1, round(recipe.epochs * steps_per_epoch))
 
     model, options = build_model(config, recipe, data.num_classes, world, path)
-    if worth_measuring(recipe, config.precision, path, world.size, total_steps):  # the faster CPU path for this model
+    if not config.dry_run and worth_measuring(recipe, config.precision, path, world.size, total_steps):  # the faster CPU path
         what = [config.model, options, data.num_classes, recipe.freeze_backbone, recipe.grad_checkpointing]
         choice = choose_training_path(model, what, recipe.batch_size, size, path)
         path = choice.path
