@@ -94,3 +94,14 @@ def test_timing_both_paths_leaves_the_random_state_and_the_net_alone():
     assert set(seconds) == {"bf16", "fp32"} and all(s > 0 for s in seconds.values())
     assert torch.equal(torch.get_rng_state(), state)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_a_sweeps_step_estimate_times_the_path_its_runs_will_take(bf16_cpu, monkeypatch):
+    from cnnzoo.experiments import EXPERIMENTS
+    from cnnzoo.experiments.budget import _timed_steps
+
+    monkeypatch.setattr(path_choice, "time_both", fake_timer({"bf16": 0.3, "fp32": 0.1}, []))
+    used, autocast = [], ExecPath.autocast
+    monkeypatch.setattr(ExecPath, "autocast", lambda self: used.append(self.precision) or autocast(self))
+    _timed_steps(EXPERIMENTS["ensembles"].runs[0], get_recipe("short").override(batch_size=8), 16, 1)
+    assert used and set(used) == {"fp32"}

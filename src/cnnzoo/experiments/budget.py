@@ -13,6 +13,7 @@ from ..files.atomic import atomic_write_text
 from ..recipes import Recipe
 from ..runtime.execution import prepare, resolve_path
 from ..runtime.machine import machine
+from ..train.path_choice import MIN_STEPS, choose_training_path, worth_measuring
 from .definitions import RunSpec
 
 DEFAULT_BUDGET_MINUTES = 120.0  # `reproduce --schedule budget`: minutes for the whole sweep
@@ -37,6 +38,8 @@ def scaled(recipe: Recipe, epochs: float, steps_per_epoch: int) -> Recipe:
 def _timed_steps(spec: RunSpec, recipe: Recipe, size: int, steps: int) -> float:
     path = resolve_path(recipe.precision, recipe.channels_last, train=True)
     model = create_model(spec.model, num_classes=10, **spec.options).to(path.device, memory_format=path.memory_format).train()
+    if worth_measuring(recipe, None, path, 1, MIN_STEPS):  # the path the run will train on (`train/path_choice.py`)
+        path = choose_training_path(model, [spec.model, spec.options, 10, False, False], recipe.batch_size, size, path).path
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = path.to_device(torch.randn(recipe.batch_size, 3, size, size))
     y = torch.randint(0, 10, (recipe.batch_size,), device=path.device)
