@@ -3,6 +3,7 @@
 stderr, exit 2."""
 import argparse
 import contextlib
+import os
 import re
 import signal
 import sys
@@ -61,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     try:
+        code = _run(args, parser)
+    finally:
+        was_distributed = leave()
+    if was_distributed:
+        end_worker(code)
+    return code
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The subcommand; its exit code."""
+    try:
         with sigterm_as_interrupt():
             args.func(args)
     except KeyboardInterrupt:  # training keeps its last checkpoint: `--resume` (reproduce: the same command) goes on
@@ -74,10 +86,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # the environment, not the input: a file that vanished, a device that failed
         print(f"cnnzoo: error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", file=sys.stderr)
         return 1
-    finally:
-        leave()
     return 0
 
+
+def end_worker(code: int) -> None:
+    """A torchrun worker ends here, its files written and its process group destroyed, without the interpreter's
+    teardown: objects that outlive the command (DDP keeps its process group) are freed there while gloo's threads
+    may still release tensors, which needs the interpreter, and the process aborts now and then ("terminate called
+    without an active exception", SIGABRT; pytorch/pytorch#190489). torchrun then reports a finished run as failed."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(ValueError, OSError):  # closed (a broken pipe) or gone
+            stream.flush()
+    os._exit(code)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -103,6 +103,9 @@ def _store_of_this_attempt(world: World, timeout: datetime.timedelta) -> dist.St
     return dist.PrefixStore(f"cnnzoo/attempt-{attempt}", store)
 
 
-def leave() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def leave() -> bool:
+    """Destroy the process group this process joined; whether there was one."""
+    if not dist.is_initialized():
+        return False
+    dist.destroy_process_group()
+    return True
