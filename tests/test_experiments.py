@@ -42,7 +42,7 @@ def test_every_experiment_definition_is_valid(name):
         run_recipe(e, run)  # the recipe with the run's overrides validates
     assert any(r.paper for r in e.runs) or e.reference, "an experiment compares with its paper"
     for a, relation, b, measure in e.checks:
-        assert {a, b} <= set(names) and relation in "<>" and measure in MEASURES
+        assert {a, b} <= set(names) and relation in ("<", ">") and measure in MEASURES
     assert e.plot in PLOTS
 
 

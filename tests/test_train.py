@@ -116,6 +116,26 @@ def test_checkpoints_round_trip_and_never_run_code(tmp_path):
         load_checkpoint(tmp_path / "cut.pt")
 
 
+def test_every_random_generator_resumes_where_it_stopped(tmp_path):
+    """torch's, Python's and NumPy's generators through a checkpoint file, NumPy's mid-stream with a cached
+    Gaussian: the draws after a restore are the draws that would have come."""
+    import random
+
+    import numpy as np
+
+    from cnnzoo.artifacts.checkpoint import rng_state, set_rng_state
+
+    np.random.seed(1), random.seed(1), torch.manual_seed(1)
+    np.random.random(5), np.random.standard_normal()  # the Mersenne Twister in mid-block, one Gaussian cached
+    save_checkpoint(tmp_path / "c.pt", {"rng": rng_state()})
+    expected = np.random.random(700), np.random.standard_normal(3), random.random(), torch.rand(4)
+    np.random.seed(99), random.seed(99), torch.manual_seed(99)
+    set_rng_state(load_checkpoint(tmp_path / "c.pt")["rng"])
+    again = np.random.random(700), np.random.standard_normal(3), random.random(), torch.rand(4)
+    assert np.array_equal(again[0], expected[0]) and np.array_equal(again[1], expected[1])
+    assert again[2] == expected[2] and torch.equal(again[3], expected[3])
+
+
 
 
 @pytest.mark.heavy(11)

@@ -17,16 +17,22 @@ def _mistakes(n, rate, rng):
     return rng.random(n) < rate
 
 
-def test_the_bootstrap_interval_matches_the_paired_normal_approximation():
-    """A - B's interval has the width the discordant pairs give: SE = sqrt((b + c - (b - c)^2 / n) / n^2)."""
+@pytest.mark.parametrize("related", [False, True])
+def test_the_bootstrap_interval_matches_the_paired_normal_approximation(related):
+    """A - B's interval has the width the discordant pairs give: SE = sqrt((b + c - (b - c)^2 / n) / n^2).
+    Where the two nets err on mostly the same images (`related`), pairing makes it several times narrower
+    than two independent samples' would be."""
     rng = np.random.default_rng(1)
-    a, b = _mistakes(5000, 0.10, rng), _mistakes(5000, 0.12, rng)
+    a = _mistakes(5000, 0.10, rng)
+    b = a ^ _mistakes(5000, 0.02, rng) if related else _mistakes(5000, 0.12, rng)
     difference, low, high = paired_bootstrap(a, b)
     d = a.astype(int) - b.astype(int)
     se = 100 * d.std() / math.sqrt(len(d))
     assert difference == pytest.approx(100 * d.mean())
-    assert (high - low) == pytest.approx(2 * 1.96 * se, rel=0.08)
+    assert (high - low) == pytest.approx(2 * 1.96 * se, rel=0.03)
     assert low < difference < high
+    unpaired = 100 * math.sqrt((a.var() + b.var()) / len(a))
+    assert (high - low < 2 * 1.96 * unpaired / 2) == related
 
 
 def test_the_same_answers_differ_by_nothing_and_the_interval_is_a_point():
@@ -111,14 +117,15 @@ def test_a_sweeps_claims_are_judged_from_the_saved_predictions(tmp_path):
     e = EXPERIMENTS["resnet-cifar"]
     rows = {name: {"status": "done", "model": name, "options": {}, "val_top1_error": 10.0}
             for name in ("plain20", "plain56", "resnet20", "resnet56")}  # fmt: skip
-    verdicts = {v.claim: v for v in judge_claims(e, rows, tmp_path)}
+    recipes = {name: {"seed": 0, "epochs": 30} for name in rows}
+    verdicts = {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}
     assert verdicts["plain56 > plain20 in train_top1_error"].verdict == "shown"
     assert verdicts["plain56 > plain20 in train_top1_error"].images == 45000
     assert verdicts["plain56 > plain20 in val_top1_error"].verdict == "shown"
     assert verdicts["resnet56 < resnet20 in val_top1_error"].verdict == "not shown"
     assert verdicts["resnet56 < plain56 in train_top1_error"].verdict == "pending a re-run"  # resnet56 saved no training answers
     rows["resnet56"]["status"] = "running: 3 epochs"
-    assert {v.claim: v for v in judge_claims(e, rows, tmp_path)}["resnet56 < resnet20 in val_top1_error"].verdict == "pending"
+    assert {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}["resnet56 < resnet20 in val_top1_error"].verdict == "pending"
     text = markdown({"title": "t", "paper": "p", "where": "w", "claim": "c", "schedule": "s", "data": "d", "machine": "m", "commit": None,
                      "runs": [], "note": "", "checks": [v.as_dict() for v in verdicts.values()]})  # fmt: skip
     assert "held" not in text and text.count("**shown**") == 2 and "95% CI" in text
@@ -132,8 +139,50 @@ def test_runs_validated_on_other_images_cannot_be_paired(tmp_path):
     _run(tmp_path / "runs" / "resnet20", a, a)
     _run(tmp_path / "runs" / "resnet56", b, b)
     rows = {n: {"status": "done", "model": n, "options": {}, "val_top1_error": 0.0} for n in ("resnet20", "resnet56")}
-    with pytest.raises(Exception, match="different images"):
-        judge_claims(EXPERIMENTS["resnet-cifar"], rows, tmp_path)
+    recipes = {n: {"seed": 0} for n in rows}
+    with pytest.raises(Exception, match="different validation images"):
+        judge_claims(EXPERIMENTS["resnet-cifar"], rows, recipes, tmp_path)
+
+
+def test_training_predictions_in_another_order_cannot_be_paired(tmp_path):
+    rng = np.random.default_rng(6)
+    labels, train = rng.integers(0, 10, 100).astype(np.int32), rng.integers(0, 10, 400).astype(np.int32)
+    _run(tmp_path / "runs" / "plain20", labels, labels, (train, train))
+    _run(tmp_path / "runs" / "plain56", labels, labels, (train[::-1].copy(), train[::-1].copy()))
+    rows = {n: {"status": "done", "model": n, "options": {}, "val_top1_error": 0.0} for n in ("plain20", "plain56")}
+    with pytest.raises(Exception, match="different training images"):
+        judge_claims(EXPERIMENTS["resnet-cifar"], rows, {n: {"seed": 0} for n in rows}, tmp_path)
+
+
+def test_only_runs_that_differ_in_nothing_but_the_seed_widen_the_intervals(tmp_path):
+    """mobilenet-multipliers' res20/24/28 share model and options and differ in input size: three settings,
+    not three seeds, and they leave alpha1.0 < res20's interval as the images give it. Two seeds of
+    alpha1.0 do widen it, by the spread of their errors on the claim's images."""
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 10, 5000).astype(np.int32)
+
+    def answers(rate):
+        return np.where(rng.random(5000) < rate, (labels + 1) % 10, labels).astype(np.int32)
+
+    wrong = {"alpha1.0": answers(0.13), "res20": answers(0.16), "res24": answers(0.15), "res28": answers(0.14),
+             "conv": answers(0.11), "alpha0.25": answers(0.19), "again": answers(0.135)}  # fmt: skip
+    for name, predicted in wrong.items():
+        _run(tmp_path / "runs" / name, labels, predicted)
+    model = {"again": ("mobilenet_v1", {"stem_stride": 1}), "conv": ("mobilenet_v1_conv", {}), "alpha0.25": ("mobilenet_v1", {"width_mult": 0.25})}
+    rows = {n: {"status": "done", "model": model.get(n, ("mobilenet_v1", {"stem_stride": 1}))[0],
+                "options": model.get(n, ("mobilenet_v1", {"stem_stride": 1}))[1], "val_top1_error": 0.0} for n in wrong}  # fmt: skip
+    recipes = {n: {"seed": 0, "input_size": None} for n in wrong} | {f"res{r}": {"seed": 0, "input_size": r} for r in (20, 24, 28)}
+    e = EXPERIMENTS["mobilenet-multipliers"]
+    claim = "alpha1.0 < res20 in val_top1_error"
+    apart = {v.claim: v for v in judge_claims(e, {n: r for n, r in rows.items() if n != "again"}, recipes, tmp_path)}
+    assert apart[claim].seed_sd is None
+    recipes["again"] = {"seed": 1, "input_size": None}  # alpha1.0 again, another seed
+    together = {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}
+    errors = [100 * float(np.mean(wrong[n] != labels)) for n in ("alpha1.0", "again")]
+    assert together[claim].seed_sd == pytest.approx(float(np.std(errors, ddof=1)), abs=1e-3)
+    assert together[claim].high - together[claim].low > apart[claim].high - apart[claim].low
+    recipes["again"]["seed"] = 0  # the same seed twice is one replicate, not two
+    assert {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}[claim].seed_sd is None
 
 
 def test_a_predictions_file_holding_objects_is_refused(tmp_path):

@@ -19,7 +19,9 @@ class CheckpointError(CnnzooError):
 
 def rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]), "python_version": random.getstate()[0]}
-    state["numpy"] = torch.from_numpy(np.random.get_state()[1].astype(np.int64))
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    state["numpy"] = torch.from_numpy(keys.astype(np.int64))
+    state["numpy_position"], state["numpy_gauss"] = int(pos), [int(has_gauss), float(gauss)]
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -29,7 +31,8 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate((state["python_version"], tuple(state["python"]), None))
     keys = state["numpy"].numpy().astype(np.uint32)
-    np.random.set_state(("MT19937", keys, 624, 0, 0.0))
+    has_gauss, gauss = state.get("numpy_gauss", (0, 0.0))  # checkpoints of before saved the keys only
+    np.random.set_state(("MT19937", keys, int(state.get("numpy_position", 624)), int(has_gauss), float(gauss)))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 

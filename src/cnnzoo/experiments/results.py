@@ -79,19 +79,35 @@ def _mistakes(folder: Path, limit: int | None) -> dict[str, np.ndarray] | None:
         return None
     out = {"labels": answers["val_labels"], "val": answers["val_predicted"] != answers["val_labels"]}
     if "train_labels" in answers:
+        out["train_labels"] = answers["train_labels"]
         out["train"] = answers["train_predicted"] != answers["train_labels"]
     return out
 
 
-def judge_claims(experiment: Experiment, rows: dict[str, dict], out: Path, limit: int | None = None) -> list[Verdict]:
-    """The experiment's claims, each judged on the finished runs' per-image mistakes (`verdicts.py`)."""
+def seeds_of_one_configuration(rows: dict[str, dict], recipes: dict[str, dict], mistakes: dict, split: str) -> dict[str, list[float]]:
+    """The finished runs that differ in nothing but their seed (model, options and every recipe field but
+    `seed` alike), grouped: each group's errors in points on `split`, one per distinct seed. Runs that vary
+    anything else (mobilenet-multipliers' res20/24/28 differ in input size only) are different settings,
+    not replicates, and never widen an interval."""
+    groups: dict[str, dict[int, float]] = {}
+    for name, m in mistakes.items():
+        if m is None or m.get(split) is None:
+            continue
+        recipe = dict(recipes[name])
+        seed = recipe.pop("seed", None)
+        r = rows[name]
+        key = json.dumps([r["model"], r["options"], recipe], sort_keys=True)
+        groups.setdefault(key, {}).setdefault(seed, 100 * float(np.mean(m[split])))
+    return {key: list(errors.values()) for key, errors in groups.items()}
+
+
+def judge_claims(experiment: Experiment, rows: dict[str, dict], recipes: dict[str, dict], out: Path,
+                 limit: int | None = None) -> list[Verdict]:  # fmt: skip
+    """The experiment's claims, each judged on the finished runs' per-image mistakes (`verdicts.py`); where it
+    trained several seeds of one configuration, their spread on the claim's split widens the interval."""
     done = {name for name, r in rows.items() if r.get("status") == "done"}
     mistakes = {name: _mistakes(out / "runs" / name, limit) for name in done}
-    replicates: dict[tuple, list[float]] = {}
-    for name in done:  # several seeds of one configuration: their spread widens every interval
-        r = rows[name]
-        replicates.setdefault((r["model"], json.dumps(r["options"], sort_keys=True)), []).append(r["val_top1_error"])
-    seed_sd = seed_spread(replicates)
+    seed_sd = {split: seed_spread(seeds_of_one_configuration(rows, recipes, mistakes, split)) for split in ("val", "train")}
     verdicts = []
     for a, relation, b, measure in experiment.checks:
         if a not in rows or b not in rows:  # a run this sweep does not train
@@ -99,10 +115,13 @@ def judge_claims(experiment: Experiment, rows: dict[str, dict], out: Path, limit
         split = "train" if measure.startswith("train") else "val"
         claim = f"{a} {relation} {b} in {measure}"
         ma, mb = mistakes.get(a), mistakes.get(b)
-        if ma is not None and mb is not None and not np.array_equal(ma["labels"], mb["labels"]):
-            raise CnnzooError(f"{claim}: the two runs were validated on different images (another split): they cannot be paired")
+        if ma is not None and mb is not None:
+            for labels, images in (("labels", "validation"), ("train_labels", "training")):
+                if labels in ma and labels in mb and not np.array_equal(ma[labels], mb[labels]):
+                    raise CnnzooError(f"{claim}: the two runs' predictions are over different {images} images (another split "
+                                      f"or order): they cannot be paired; re-create their predictions.npz from their weights")  # fmt: skip
         wa, wb = (m.get(split) if m is not None else None for m in (ma, mb))
-        verdicts.append(judge(claim, relation, wa, wb, seed_sd, finished=a in done and b in done))
+        verdicts.append(judge(claim, relation, wa, wb, seed_sd[split], finished=a in done and b in done))
     return verdicts
 
 
@@ -113,7 +132,7 @@ def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None
         "experiment": experiment.name, "title": experiment.title, "paper": experiment.paper.cite(), "where": experiment.where,
         "claim": experiment.claim, "note": experiment.note, "schedule": plan.describe(), "data": plan.data,
         "machine": plan.machine, "overrides": plan.overrides, "commit": _commit(), "runs": list(rows.values()),
-        "checks": [v.as_dict() for v in judge_claims(experiment, rows, out, plan.limit) + (ensemble_verdicts or [])],
+        "checks": [v.as_dict() for v in judge_claims(experiment, rows, plan.recipes, out, plan.limit) + (ensemble_verdicts or [])],
         "reference": [[what, {"value": n.value, "where": n.where, "what": n.what}] for what, n in experiment.reference],
     }  # fmt: skip
     if ensemble is not None:

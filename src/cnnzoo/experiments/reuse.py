@@ -6,6 +6,7 @@ converged schedule: the same model, options, recipe (seed included), data and im
 results table says so. Only other experiments' sweeps beside this one (`out`'s parent: experiments/) are looked
 at, and only finished runs; a second folder of the same experiment is a deliberate re-run and trains its own."""
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def take_over(source: Path, folder: Path, experiment: str) -> None:
     for file in source.iterdir():
         if file.is_file() and file.name not in _NOT_COPIED and not file.name.endswith(".tmp"):
             shutil.copy2(file, staging / file.name)
+            with open(staging / file.name, "rb+") as f:  # on disk before the folder appears: a crash leaves no half-copied run
+                os.fsync(f.fileno())
     origin = {"from": f"{source.parent.parent.name}/runs/{source.name}", "experiment": experiment,
               "why": "the same model, options, recipe (seed included), data and image limit"}  # fmt: skip
     atomic_write_text(staging / REUSED, json.dumps(origin, indent=1))

@@ -217,10 +217,10 @@ def evaluate_ensemble(out: Path, plan: Plan) -> tuple[dict, list[Verdict]]:
     rows = [[name, error(a), error(b)] for name, a, b in zip(plan.runs, plain, flipped)]
     rows.append(["mean of the members", sum(map(error, plain)) / len(plain), sum(map(error, flipped)) / len(flipped)])
     rows.append([f"ensemble of {len(models)} (averaged softmax)", error(ens), error(ens_flipped)])
-    seed_sd = seed_spread({"members": [error(a) for a in plain]})
     verdicts = []
-    for view, (members, together) in wrong.items():
+    for view, (members, together) in wrong.items():  # the members' spread in the view judged widens its interval
         best = min(range(len(members)), key=lambda i: members[i].mean())
+        seed_sd = seed_spread({"members": [error(m) for m in members]})
         verdicts.append(judge(f"ensemble < best member ({plan.runs[best]}) in val_top1_error, {view}", "<", together, members[best], seed_sd))
     return {"rows": rows, "images": len(ens)}, verdicts
 

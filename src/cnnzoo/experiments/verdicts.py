@@ -74,6 +74,8 @@ def widened(difference: float, low: float, high: float, seed_sd: float | None) -
 
 def word(relation: str, low: float, high: float) -> str:
     """shown / not shown / contradicted for the claim "A `relation` B" given the interval of A - B."""
+    if relation not in ("<", ">"):
+        raise ValueError(f"a claim compares with '<' or '>', not {relation!r}")
     below, above = high < 0, low > 0
     if relation == "<":
         return "shown" if below else "contradicted" if above else "not shown"
