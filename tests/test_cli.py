@@ -3,6 +3,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -173,6 +174,7 @@ def test_train_eval_predict_from_the_command_line(capsys, tmp_path):
     (["train", "resnet20", "--data", "digits", "--recipe", "fast"], "unknown recipe"),
     (["train", "resnet20", "--data", "digits", "--model-option", "width=3"], "has no option width"),
     (["eval", "--checkpoint", "/no/such.pt"], "no checkpoint"),
+    (["eval", "--checkpoint", str(Path(__file__).parents[1] / "weights/cifar10-resnet20/model.safetensors")], "which images?"),  # not the folder it names
     (["predict", "x.png", "--checkpoint", "/no/such.safetensors"], "no checkpoint"),
 ])  # fmt: skip
 def test_bad_training_input_is_one_line_and_exit_2(capsys, argv, message, tmp_path):

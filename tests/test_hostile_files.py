@@ -251,3 +251,41 @@ def _raised(call, *args):
     except Exception as e:
         return e
     return None
+
+
+@pytest.mark.parametrize("location", ["side.bin", "../secret.bin"])
+def test_an_onnx_file_that_names_other_files_is_refused_and_they_are_not_read(tmp_path, location):
+    """ONNX keeps big tensors as "external data": a file beside the model that the model names. onnxruntime
+    reads such a name from the model's folder (a model saved in ~ could name .ssh/id_rsa and return its
+    bytes as logits); cnnzoo reads only the file it is given."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from cnnzoo.artifacts.exported import load_onnx
+
+    (tmp_path / "m").mkdir()
+    for side in (tmp_path / "m" / "side.bin", tmp_path / "secret.bin"):
+        side.write_bytes(np.arange(6, dtype=np.float32).tobytes())
+    weight = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[1, 6], data_location=TensorProto.EXTERNAL)
+    for key, value in (("location", location), ("offset", "0"), ("length", "24")):
+        weight.external_data.add(key=key, value=value)
+    graph = helper.make_graph([helper.make_node("Add", ["images", "W"], ["logits"])], "g",
+                              [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 6])], initializer=[weight])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    onnx.save_model(model, tmp_path / "m" / "model.onnx")
+    with pytest.raises(CnnzooError, match="other files it names"):
+        load_onnx(tmp_path / "m" / "model.onnx")
+
+
+def test_a_checkpoint_that_names_a_folder_does_not_get_it_opened(tmp_path):
+    """A checkpoint's metadata names the data it trained on; evaluated without data given, cnnzoo asks for
+    them rather than opening the folder on the file's say-so. Built-in data (a name, no folder) are used."""
+    from cnnzoo.eval.inputs import checkpoint_data, data_to_use
+
+    folder = tmp_path / "not-yours"
+    (folder / "train" / "a").mkdir(parents=True)
+    meta = {"model": "resnet20", "data": str(folder), "input_size": 32, "recipe": {}}
+    with pytest.raises(CnnzooError, match=f"--data {folder}"):
+        checkpoint_data(meta)
+    assert data_to_use(meta | {"data": "digits"}, None) == "digits" and data_to_use(meta, "elsewhere") == "elsewhere"

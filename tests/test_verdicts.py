@@ -3,6 +3,7 @@ words, and the claims of a sweep judged from its runs' saved per-image predictio
 predictions: no training here."""
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +12,10 @@ from cnnzoo.experiments import EXPERIMENTS
 from cnnzoo.experiments.results import judge_claims, markdown
 from cnnzoo.experiments.verdicts import Verdict, judge, paired_bootstrap, plot_verdicts, seed_spread, widened, word
 from cnnzoo.train.predictions import FILE, read_predictions
+
+
+def _plan(recipes):
+    return SimpleNamespace(recipes=recipes, data="synthetic", limit=None)
 
 
 def _mistakes(n, rate, rng):
@@ -118,14 +123,14 @@ def test_a_sweeps_claims_are_judged_from_the_saved_predictions(tmp_path):
     rows = {name: {"status": "done", "model": name, "options": {}, "val_top1_error": 10.0}
             for name in ("plain20", "plain56", "resnet20", "resnet56")}  # fmt: skip
     recipes = {name: {"seed": 0, "epochs": 30} for name in rows}
-    verdicts = {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}
+    verdicts = {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}
     assert verdicts["plain56 > plain20 in train_top1_error"].verdict == "shown"
     assert verdicts["plain56 > plain20 in train_top1_error"].images == 45000
     assert verdicts["plain56 > plain20 in val_top1_error"].verdict == "shown"
     assert verdicts["resnet56 < resnet20 in val_top1_error"].verdict == "not shown"
     assert verdicts["resnet56 < plain56 in train_top1_error"].verdict == "pending a re-run"  # resnet56 saved no training answers
     rows["resnet56"]["status"] = "running: 3 epochs"
-    assert {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}["resnet56 < resnet20 in val_top1_error"].verdict == "pending"
+    assert {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}["resnet56 < resnet20 in val_top1_error"].verdict == "pending"
     text = markdown({"title": "t", "paper": "p", "where": "w", "claim": "c", "schedule": "s", "data": "d", "machine": "m", "commit": None,
                      "runs": [], "note": "", "checks": [v.as_dict() for v in verdicts.values()]})  # fmt: skip
     assert "held" not in text and text.count("**shown**") == 2 and "95% CI" in text
@@ -141,7 +146,7 @@ def test_runs_validated_on_other_images_cannot_be_paired(tmp_path):
     rows = {n: {"status": "done", "model": n, "options": {}, "val_top1_error": 0.0} for n in ("resnet20", "resnet56")}
     recipes = {n: {"seed": 0} for n in rows}
     with pytest.raises(Exception, match="different validation images"):
-        judge_claims(EXPERIMENTS["resnet-cifar"], rows, recipes, tmp_path)
+        judge_claims(EXPERIMENTS["resnet-cifar"], rows, _plan(recipes), tmp_path)
 
 
 def test_training_predictions_in_another_order_cannot_be_paired(tmp_path):
@@ -151,7 +156,7 @@ def test_training_predictions_in_another_order_cannot_be_paired(tmp_path):
     _run(tmp_path / "runs" / "plain56", labels, labels, (train[::-1].copy(), train[::-1].copy()))
     rows = {n: {"status": "done", "model": n, "options": {}, "val_top1_error": 0.0} for n in ("plain20", "plain56")}
     with pytest.raises(Exception, match="different training images"):
-        judge_claims(EXPERIMENTS["resnet-cifar"], rows, {n: {"seed": 0} for n in rows}, tmp_path)
+        judge_claims(EXPERIMENTS["resnet-cifar"], rows, _plan({n: {"seed": 0} for n in rows}), tmp_path)
 
 
 def test_only_runs_that_differ_in_nothing_but_the_seed_widen_the_intervals(tmp_path):
@@ -174,15 +179,15 @@ def test_only_runs_that_differ_in_nothing_but_the_seed_widen_the_intervals(tmp_p
     recipes = {n: {"seed": 0, "input_size": None} for n in wrong} | {f"res{r}": {"seed": 0, "input_size": r} for r in (20, 24, 28)}
     e = EXPERIMENTS["mobilenet-multipliers"]
     claim = "alpha1.0 < res20 in val_top1_error"
-    apart = {v.claim: v for v in judge_claims(e, {n: r for n, r in rows.items() if n != "again"}, recipes, tmp_path)}
+    apart = {v.claim: v for v in judge_claims(e, {n: r for n, r in rows.items() if n != "again"}, _plan(recipes), tmp_path)}
     assert apart[claim].seed_sd is None
     recipes["again"] = {"seed": 1, "input_size": None}  # alpha1.0 again, another seed
-    together = {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}
+    together = {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}
     errors = [100 * float(np.mean(wrong[n] != labels)) for n in ("alpha1.0", "again")]
     assert together[claim].seed_sd == pytest.approx(float(np.std(errors, ddof=1)), abs=1e-3)
     assert together[claim].high - together[claim].low > apart[claim].high - apart[claim].low
     recipes["again"]["seed"] = 0  # the same seed twice is one replicate, not two
-    assert {v.claim: v for v in judge_claims(e, rows, recipes, tmp_path)}[claim].seed_sd is None
+    assert {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}[claim].seed_sd is None
 
 
 def test_a_predictions_file_holding_objects_is_refused(tmp_path):

@@ -56,7 +56,9 @@ def load_exported(file: str | Path) -> tuple[Callable[[torch.Tensor], torch.Tens
 
 def load_onnx(file: str | Path, threads: int | None = None) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
     """An onnxruntime session of an exported file as `run(images) -> logits`, and its cnnzoo metadata.
-    An ONNX file is a graph of operators: reading it runs no code."""
+    An ONNX file is a graph of operators: reading it runs no code. The session is built from the file's
+    bytes, not its path, so a tensor kept as "external data" (a file the model names, which onnxruntime
+    would read from the model's folder) is refused: loading a file never reads another file it names."""
     _require_onnx()
     import onnxruntime as ort
 
@@ -67,9 +69,13 @@ def load_onnx(file: str | Path, threads: int | None = None) -> tuple[Callable[[t
     if threads:
         options.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(file.read_bytes(), options, providers=["CPUExecutionProvider"])
     except Exception as e:
-        raise ExportError(f"onnxruntime cannot load {file}: {str(e).strip().splitlines()[0][:200]}") from None
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        if "external" in reason.lower() or "model_path must not be empty" in reason:
+            raise ExportError(f"{file} keeps tensors in other files it names (ONNX external data), and cnnzoo reads only the "
+                              f"file it is given: export the model again as one file (`cnnzoo export` writes one)") from None  # fmt: skip
+        raise ExportError(f"onnxruntime cannot load {file}: {reason}") from None
     try:
         meta = json.loads(session.get_modelmeta().custom_metadata_map.get("cnnzoo", "{}"))
     except ValueError:

@@ -199,10 +199,13 @@ def load_data(spec: str, opts: DataOptions = DataOptions()) -> DataBundle:
     return open_data(spec, opts.strict).bundle(opts)
 
 
+BUILT_IN = ("digits", "synthetic")  # data that are a name, not a folder
+
+
 def is_training_data(spec: str | Path) -> bool:
     """Whether `spec` is data a run trains on (it has a training split: `digits`, `synthetic`, CIFAR-10's
     batches, an ImageNet-layout folder with train/), rather than labelled images to evaluate on alone."""
-    if str(spec) in ("digits", "synthetic"):
+    if str(spec) in BUILT_IN:
         return True
     root = Path(spec).expanduser()
     return (

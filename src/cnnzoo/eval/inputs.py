@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from ..data import load_data
-from ..data.bundle import DataBundle, is_training_data
+from ..data.bundle import BUILT_IN, DataBundle, is_training_data
 from ..data.evalset import imagenet_wnids, load_eval_data
 from ..data.folder import readable
 from ..data.loaders import MemoryLoader
@@ -33,11 +33,24 @@ def calibration_images(meta: dict, spec: str | Path, images: int):
     return (batch.images for batch in bundle.val.batches())
 
 
+def data_to_use(meta: dict, given: str | Path | None) -> str:
+    """`given`, or else the data the checkpoint trained on where that is built in (digits, synthetic). A folder
+    a checkpoint names is never opened on the file's say-so (loading a file reads no other file it names): the
+    error says which it names, for the caller to pass."""
+    if given:
+        return str(given)
+    named = meta.get("data")
+    if named in BUILT_IN:
+        return named
+    raise CnnzooError(f"which images? this checkpoint names {named!r} as the data it trained on, and cnnzoo opens no folder a "
+                      f"file names: pass the data (--data {named}, if that is the folder you mean)")  # fmt: skip
+
+
 def checkpoint_data(meta: dict, options: EvalOptions = DEFAULT_OPTIONS) -> DataBundle:
     """The images a checkpoint is evaluated on, fed as it wants them:
       - published weights exported to a file: ImageNet's validation images of `options.data`;
-      - `options.data` None, or data with a training split: that data's validation split, as the run
-        made it (the recipe's seed and split, the run's normalisation);
+      - data with a training split (`options.data`, or the built-in data the run trained on where it is None):
+        that data's validation split, as the run made it (the recipe's seed and split, the run's normalisation);
       - any other folder: labelled images alone (`<class>/` folders, or a root holding `val/`), each
         folder matched to the checkpoint's class of that name (a subset of them is fine; a class the
         checkpoint does not know is an error)."""
@@ -52,8 +65,8 @@ def checkpoint_data(meta: dict, options: EvalOptions = DEFAULT_OPTIONS) -> DataB
     if options.crops == 144 and meta["input_size"] <= SMALL_INPUT:
         raise CnnzooError(f"144 crops is GoogLeNet's protocol for ImageNet-sized inputs (scales 256-352): {meta['model']} takes "
                           f"{meta['input_size']}x{meta['input_size']} images; use --crops 1, 2 or 10")  # fmt: skip
+    spec = data_to_use(meta, options.data)
     recipe = Recipe.from_dict(meta["recipe"])
-    spec = options.data or meta["data"]
     if is_training_data(spec):
         if options.limit:
             raise CnnzooError("`limit` is for evaluation-only data (a folder of labelled images, ImageNet val): a run's split is fixed")
@@ -69,7 +82,8 @@ def shared_data(files: list[str | Path], metas: list[dict], options: EvalOptions
     """The images several checkpoints are scored on together (`checkpoint_data` of the first). On a
     dataset's own validation split, every run must have held out the same images (split seed and
     size): otherwise some would be scored on images they trained on, and their ensemble with them."""
-    if not metas[0].get("preprocessing") and is_training_data(options.data or metas[0]["data"]):
+    named = options.data or (metas[0].get("data") if metas[0].get("data") in BUILT_IN else None)  # else checkpoint_data asks for it
+    if not metas[0].get("preprocessing") and named and is_training_data(named):
         splits = [_split(meta) for meta in metas]
         for file, split in zip(files[1:], splits[1:]):
             if split != splits[0]:

@@ -15,7 +15,7 @@ DEFAULT_PRECISION = "fp32"
 
 @dataclass(frozen=True)
 class EvalOptions:
-    data: str | Path | None = None  # checkpoints: None is the run's own data (its validation split)
+    data: str | Path | None = None  # checkpoints: None is the run's own data where it is built in (digits, synthetic)
     crops: int = 1  # 1 (centre), 2 (centre and mirror), 10 (AlexNet's: centre and corners, mirrored) or 144 (GoogLeNet's, Sec. 7)
     batch_size: int | None = None  # None: the run's recipe's evaluation batch; 50 for published weights
     workers: int | None = None  # decoding processes; None: the run's recipe's, 2 for published weights

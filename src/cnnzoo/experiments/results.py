@@ -68,12 +68,12 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
     return row
 
 
-def _mistakes(folder: Path, limit: int | None) -> dict[str, np.ndarray] | None:
+def _mistakes(folder: Path, data: str, limit: int | None) -> dict[str, np.ndarray] | None:
     """A finished run's per-image mistakes by split ("val", "train"): from its predictions.npz, made from its
     weights where it has those but not the file; None where it has neither (a run of before)."""
     answers = read_predictions(folder)
     if answers is None and (folder / "model.safetensors").is_file():
-        predictions_from_weights(folder, limit)
+        predictions_from_weights(folder, data, limit)
         answers = read_predictions(folder)
     if answers is None:
         return None
@@ -101,13 +101,12 @@ def seeds_of_one_configuration(rows: dict[str, dict], recipes: dict[str, dict], 
     return {key: list(errors.values()) for key, errors in groups.items()}
 
 
-def judge_claims(experiment: Experiment, rows: dict[str, dict], recipes: dict[str, dict], out: Path,
-                 limit: int | None = None) -> list[Verdict]:  # fmt: skip
+def judge_claims(experiment: Experiment, rows: dict[str, dict], plan, out: Path) -> list[Verdict]:
     """The experiment's claims, each judged on the finished runs' per-image mistakes (`verdicts.py`); where it
     trained several seeds of one configuration, their spread on the claim's split widens the interval."""
     done = {name for name, r in rows.items() if r.get("status") == "done"}
-    mistakes = {name: _mistakes(out / "runs" / name, limit) for name in done}
-    seed_sd = {split: seed_spread(seeds_of_one_configuration(rows, recipes, mistakes, split)) for split in ("val", "train")}
+    mistakes = {name: _mistakes(out / "runs" / name, plan.data, plan.limit) for name in done}
+    seed_sd = {split: seed_spread(seeds_of_one_configuration(rows, plan.recipes, mistakes, split)) for split in ("val", "train")}
     verdicts = []
     for a, relation, b, measure in experiment.checks:
         if a not in rows or b not in rows:  # a run this sweep does not train
@@ -132,7 +131,7 @@ def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None
         "experiment": experiment.name, "title": experiment.title, "paper": experiment.paper.cite(), "where": experiment.where,
         "claim": experiment.claim, "note": experiment.note, "schedule": plan.describe(), "data": plan.data,
         "machine": plan.machine, "overrides": plan.overrides, "commit": _commit(), "runs": list(rows.values()),
-        "checks": [v.as_dict() for v in judge_claims(experiment, rows, plan.recipes, out, plan.limit) + (ensemble_verdicts or [])],
+        "checks": [v.as_dict() for v in judge_claims(experiment, rows, plan, out) + (ensemble_verdicts or [])],
         "reference": [[what, {"value": n.value, "where": n.where, "what": n.what}] for what, n in experiment.reference],
     }  # fmt: skip
     if ensemble is not None:

@@ -23,6 +23,7 @@ from ..data.loaders import Batch
 from ..errors import CnnzooError
 from ..eval.inputs import shared_data
 from ..eval.metrics import probabilities
+from ..eval.options import EvalOptions
 from ..files.atomic import atomic_write_text
 from ..files.lock import folder_lock
 from ..recipes import Recipe, get_recipe
@@ -201,7 +202,7 @@ def evaluate_ensemble(out: Path, plan: Plan) -> tuple[dict, list[Verdict]]:
     "the ensemble below its best member", one view and with flips, from the per-image answers."""
     files = [out / "runs" / name / "model.safetensors" for name in plan.runs]
     models, metas = load_checkpoints(files)
-    data = shared_data(files, metas)
+    data = shared_data(files, metas, EvalOptions(data=plan.data))
     path = ExecPath("cpu", "fp32")
     wrong = {}  # view -> (each member's per-image mistakes, the ensemble's)
     for view, batches in (("one view", data.val.batches()), ("flip TTA", _flipped(data.val.batches()))):

@@ -64,14 +64,14 @@ def split_digest(labels: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(labels, dtype=np.int32).tobytes()).hexdigest()[:16]
 
 
-def predictions_from_weights(folder: Path, limit: int | None = None) -> Path:
+def predictions_from_weights(folder: Path, data: str, limit: int | None = None) -> Path:
     """predictions.npz for a finished run that has its weights but not the file (it finished before runs
-    saved them): its data rebuilt as the run made it (the recipe's split and normalisation), then the same
-    computation as at the run's end."""
+    saved them): its data (`data`, the sweep's: never a folder the weights name) rebuilt as the run made it
+    (the recipe's split and normalisation), then the same computation as at the run's end."""
     from ..artifacts.weights import load_trained
     from ..data.bundle import load_data
     from ..recipes import Recipe
 
     model, meta = load_trained(Path(folder) / "model.safetensors")
-    data = load_data(str(meta["data"]), Recipe.from_dict(meta["recipe"]).data_options(meta["input_size"], limit=limit))
-    return write_predictions(Path(folder), model, data)
+    bundle = load_data(str(data), Recipe.from_dict(meta["recipe"]).data_options(meta["input_size"], limit=limit))
+    return write_predictions(Path(folder), model, bundle)
