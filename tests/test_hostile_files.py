@@ -166,11 +166,12 @@ def _hdf5_attacks(tmp_path, secret):
         "virtual dataset": lambda g, n: g.create_virtual_dataset(n, layout),
         "not numbers": lambda g, n: g.__setitem__(n, np.array([b"abc"])),
         "compression bomb": lambda g, n: g.create_dataset(n, shape=(2**28,), dtype="f4", chunks=(2**20,), compression="gzip"),
+        "hard-link loop": lambda g, n: g.__setitem__(n, g.file["/"]),  # walked without a memory of where it has been: forever
     }
 
 
 @pytest.mark.parametrize("kind", ["external storage", "a link to another file", "soft link", "virtual dataset", "not numbers",
-                                  "compression bomb"])  # fmt: skip
+                                  "compression bomb", "hard-link loop"])  # fmt: skip
 def test_hdf5_weights_that_reach_outside_the_file_are_refused_before_a_read(tmp_path, kind, monkeypatch):
     secret = tmp_path / "secret"
     secret.write_bytes(b"S" * 64)
@@ -181,6 +182,24 @@ def test_hdf5_weights_that_reach_outside_the_file_are_refused_before_a_read(tmp_
     with pytest.raises(UnsafeFileError, match="refused"):
         read_keras_weights(file)
     assert reads == [], f"{kind}: a dataset was read before the refusal"
+
+
+def test_hdf5_weights_out_of_shape_are_one_line_not_a_traceback(tmp_path):
+    file = _keras2_file(tmp_path / "group.h5", lambda g, n: g.create_group(n))  # a weight name naming a group
+    with pytest.raises(CnnzooError, match="cannot read Keras weights"):
+        read_keras_weights(file)
+    with h5py.File(tmp_path / "scalar.h5", "w") as f:
+        f.attrs["layer_names"] = 7  # one number, not a list of names
+    with pytest.raises(CnnzooError, match="cannot read Keras weights"):
+        read_keras_weights(tmp_path / "scalar.h5")
+
+
+def test_a_checkpoint_holding_a_number_where_a_tensor_belongs_is_one_line(tmp_path):
+    from cnnzoo.artifacts.weights import load_fitting
+
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(CnnzooError, match="weight is a int, not a tensor"):
+        load_fitting(model, {"weight": 3, "bias": torch.zeros(2)}, "x.pt")
 
 
 def test_a_plain_hdf5_weight_is_read(tmp_path):

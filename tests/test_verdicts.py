@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cnnzoo.errors import CnnzooError
 from cnnzoo.experiments import EXPERIMENTS
 from cnnzoo.experiments.results import judge_claims, markdown
 from cnnzoo.experiments.verdicts import Verdict, judge, paired_bootstrap, plot_verdicts, seed_spread, widened, word
@@ -188,6 +189,27 @@ def test_only_runs_that_differ_in_nothing_but_the_seed_widen_the_intervals(tmp_p
     assert together[claim].high - together[claim].low > apart[claim].high - apart[claim].low
     recipes["again"]["seed"] = 0  # the same seed twice is one replicate, not two
     assert {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}[claim].seed_sd is None
+
+
+def test_a_predictions_file_that_would_fill_the_memory_is_refused(tmp_path, monkeypatch):
+    """An array header declaring 40 TB over 16 bytes, and a file declaring more than predictions take."""
+    import io
+    import zipfile
+
+    from cnnzoo.train import predictions
+
+    lie = io.BytesIO()
+    np.lib.format.write_array_header_2_0(lie, {"descr": "<i4", "fortran_order": False, "shape": (10**13,)})
+    with zipfile.ZipFile(tmp_path / FILE, "w") as z:
+        for key in ("val_labels", "val_predicted"):
+            z.writestr(f"{key}.npy", lie.getvalue() + bytes(16))
+    with pytest.raises(CnnzooError, match="cannot read"):
+        read_predictions(tmp_path)
+    np.savez(tmp_path / FILE, val_labels=np.zeros(100, np.int32), val_predicted=np.zeros(100, np.int32))
+    assert len(read_predictions(tmp_path)["val_labels"]) == 100
+    monkeypatch.setattr(predictions, "MAX_BYTES", 500)
+    with pytest.raises(CnnzooError, match="over the 0 MiB a file of per-image predictions can hold"):
+        read_predictions(tmp_path)
 
 
 def test_a_predictions_file_holding_objects_is_refused(tmp_path):

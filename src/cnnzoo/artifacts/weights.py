@@ -74,6 +74,8 @@ def load_fitting(model: nn.Module, state: dict, source: str) -> None:
     for key, tensor in own.items():
         if key not in state:
             raise CheckpointError(f"{source} does not fit the model: tensor {key} is missing")
+        if not isinstance(state[key], torch.Tensor):
+            raise CheckpointError(f"{source}: {key} is a {type(state[key]).__name__}, not a tensor")
         if tuple(state[key].shape) != tuple(tensor.shape):
             raise CheckpointError(
                 f"{source} does not fit the model: {key} has shape {tuple(state[key].shape)}, the model's is {tuple(tensor.shape)}"

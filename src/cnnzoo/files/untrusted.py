@@ -217,9 +217,13 @@ def check_hdf5(f, file: Path, stored_bytes: int) -> None:
 
     limit = min(MAX_TOTAL, max(2**26, MAX_RATIO * stored_bytes))
     total = 0
-    pending = [("/", f)]
+    pending, seen = [("/", f)], set()
     while pending:
         where, group = pending.pop()
+        address = h5py.h5o.get_info(group.id).addr
+        if address in seen:  # a hard link back up the tree would be walked forever
+            raise UnsafeFileError(f"{file}: {where} is a group reached twice (a hard-link loop or alias); Keras weights have none: refused")
+        seen.add(address)
         for name in group:
             full = where.rstrip("/") + "/" + name
             link = group.get(name, getlink=True)

@@ -165,7 +165,7 @@ def read_keras_weights(path: str | Path) -> dict[str, KerasLayer]:
                 return {layer_key(name): arrays for name, arrays in layers.items()}
     except CnnzooError:
         raise
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, RuntimeError) as e:
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, zipfile.BadZipFile, RuntimeError) as e:  # a layout out of shape
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise CnnzooError(f"cannot read Keras weights from {path}: {first}") from None
     raise CnnzooError(f"{path} is an HDF5 file but not one of Keras's weight layouts (no layer_names, model_weights or layers)")

@@ -5,6 +5,7 @@ image (a paired bootstrap, `experiments/verdicts.py`) long after their weights a
 
 The file holds integer arrays only and is read with `allow_pickle=False`: loading it runs nothing."""
 import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..files.atomic import atomic_path
 from ..runtime.execution import ExecPath, prepare
 
 FILE = "predictions.npz"
+MAX_BYTES = 256 * 2**20
 KEYS = ("val_labels", "val_predicted", "train_labels", "train_predicted")
 
 
@@ -51,9 +53,14 @@ def read_predictions(folder: Path) -> dict[str, np.ndarray] | None:
     if not file.is_file():
         return None
     try:
+        with zipfile.ZipFile(file) as z:  # ImageNet's 1.3M training images make 10 MB: more is not this file
+            declared = sum(info.file_size for info in z.infolist())
+        if declared > MAX_BYTES:
+            raise CnnzooError(f"{file} declares {declared / 2**20:,.0f} MiB of arrays, over the {MAX_BYTES / 2**20:.0f} MiB a file of "
+                              f"per-image predictions can hold: refused; remove it (it is made again from the weights)")  # fmt: skip
         with np.load(file, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k in KEYS}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, zipfile.BadZipFile, MemoryError) as e:  # MemoryError: an array header declaring more than its bytes
         raise CnnzooError(f"cannot read {file}: {e}; remove it (it is made again from the run's model.safetensors)") from None
     if "val_labels" not in arrays or "val_predicted" not in arrays or any(a.dtype.kind not in "iu" for a in arrays.values()):
         raise CnnzooError(f"{file} is not a file of cnnzoo's per-image predictions; remove it (it is made again from the weights)")
