@@ -28,6 +28,7 @@ from cnnzoo.data.transforms import (
     stream_train_transform,
     tensor_crops,
 )
+from cnnzoo.errors import CnnzooError
 
 WNIDS = ["n01440764", "n01443537", "n01484850"]
 WORDS = ["tench, Tinca tinca", "goldfish, Carassius auratus", "great white shark"]
@@ -130,6 +131,32 @@ def test_cifar_batches_never_run_code(tmp_path):
     (root / "data_batch_1").write_bytes(pickle.dumps({b"data": Boom(), b"labels": []}))
     with pytest.raises(Exception, match="refusing to load builtins.print"):
         load_cifar_batches(root, "train")
+
+
+@pytest.mark.parametrize("damage, message", [(b"\x80\x02}q", "not a readable CIFAR-10 batch"),
+                                             (pickle.dumps({b"labels": [1]}, protocol=2), "without its data")])  # fmt: skip
+def test_a_damaged_cifar_batch_is_one_line(tmp_path, damage, message):
+    root = tmp_path / "cifar-10-batches-py"
+    _cifar_batches(root)
+    (root / "data_batch_3").write_bytes(damage)
+    with pytest.raises(CnnzooError, match=message):
+        load_cifar_batches(root, "train")
+
+
+def test_whatever_a_decoder_raises_is_a_bad_image(tmp_path, monkeypatch):
+    """Pillow's decoders fail on malformed files with struct.error, EOFError, IndexError... not only OSError."""
+    import struct
+
+    from cnnzoo.data import decoding
+
+    path = image(tmp_path / "a.png", fmt="PNG")
+
+    def broken(*args, **kwargs):
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(decoding.Image, "open", broken)
+    with pytest.raises(BadImageError):
+        decode(path)
 
 
 def test_embedded_digits():

@@ -88,6 +88,8 @@ def _pt2_attacks(marker):
         ("sympy-eval", _json_edit(model, lambda p: p["range_constraints"].update({f"__import__('os').system('touch {marker}')": {}})), []),
         ("sympy-expression", _json_edit(model, _first_node(lambda n: n["outputs"].append(
             {"as_sym_int": {"as_expr": {"expr_str": f"open({str(marker)!r}, 'w')"}}}))), []),  # fmt: skip
+        ("sympy-power", _json_edit(model, _first_node(lambda n: n["outputs"].append(
+            {"as_sym_int": {"as_expr": {"expr_str": "9**9**9**9"}}}))), []),  # fmt: skip  # no code, but sympy would never finish
         ("python-target", _json_edit(model, _first_node(lambda n: n.update(target="builtins.exec"))), []),
         ("legacy-constants", None, [("archive/data/constants/model.pt", evil)]),
         ("escaping-name", None, [("archive/../../evil", b"x")]),
@@ -109,7 +111,7 @@ def test_every_payload_entry_that_asks_for_a_pickle_is_refused(exported, tmp_pat
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("attack", range(10))
+@pytest.mark.parametrize("attack", range(11))
 def test_a_pt2_that_asks_to_run_code_is_refused_before_it_runs(exported, tmp_path, attack):
     marker = tmp_path / "ran"
     name, edit, extra = _pt2_attacks(marker)[attack]

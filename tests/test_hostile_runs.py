@@ -59,6 +59,14 @@ def test_a_second_process_on_a_run_folder_is_refused_and_a_dead_holders_lock_rec
     assert any(f"recovered the lock of a run that ended without releasing it (process {holder.pid}" in line for line in lines)
 
 
+def test_a_lock_file_written_over_with_anything_is_a_lock_of_unknown_holder(tmp_path):
+    (tmp_path / ".lock").write_text("[1, 2]")
+    lines = []
+    with folder_lock(tmp_path, log=lines.append):
+        pass
+    assert lines == []  # no holder to name, nothing to recover: the lock is taken
+
+
 def test_a_sweep_folder_is_locked_too(tmp_path):
     from cnnzoo.experiments import reproduce
 
@@ -114,6 +122,12 @@ def test_a_hand_edited_plan_is_refused_naming_the_field(tmp_path, edit, message)
     (tmp_path / "plan.json").write_text(json.dumps({**plan, "runs": "r", "recipes": {}}))
     with pytest.raises(CnnzooError, match="runs must be a JSON list"):
         load_plan(tmp_path)
+    (tmp_path / "plan.json").write_text(json.dumps({**plan, "runs": ["r", "s"]}))
+    with pytest.raises(CnnzooError, match="run 's' has no recipe in the plan"):
+        load_plan(tmp_path)
+    (tmp_path / "plan.json").write_text(json.dumps({**plan, "limit": "all"}))
+    with pytest.raises(CnnzooError, match="limit must be a positive number or null"):
+        load_plan(tmp_path)
     (tmp_path / "plan.json").write_text("[1, 2")
     with pytest.raises(CnnzooError, match="cannot read .*plan.json"):
         load_plan(tmp_path)
@@ -157,7 +171,8 @@ def test_a_class_without_images_has_no_accuracy_not_zero():
 
 @pytest.mark.parametrize("name, text, message", [("summary.json", '{"val_top1_error": 1}', "has no val_top5_error"),
                                                   ("log.json", '[{"epoch": 1}]', "not a run's log"),
-                                                  ("summary.json", "[1,", "cannot read")])  # fmt: skip
+                                                  ("summary.json", "[1,", "cannot read"),
+                                                  ("minutes.json", '{"minutes": "many"}', "holds no minutes as a number")])  # fmt: skip
 def test_a_hand_edited_run_file_of_a_sweep_is_named(tmp_path, name, text, message):
     from cnnzoo.experiments.results import run_row
 

@@ -39,6 +39,10 @@ def test_recipe_overrides_are_typed():
         get_recipe("resnet").parse_overrides(["batch_size=big"])
     with pytest.raises(InvalidOptionError, match="batch_size must be >= 1"):
         get_recipe("resnet").parse_overrides(["batch_size=0"])
+    with pytest.raises(InvalidOptionError, match="batch_size must be <= 65536"):  # a stranger's checkpoint's recipe drives eval's batch
+        get_recipe("resnet").parse_overrides(["batch_size=1000000000000"])
+    with pytest.raises(InvalidOptionError, match=r"workers must be in \[0, 256\]"):
+        get_recipe("resnet").parse_overrides(["workers=100000"])
     with pytest.raises(InvalidOptionError, match="not key=value"):
         get_recipe("resnet").parse_overrides(["lr"])
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import CnnzooError
+from ..files.untrusted import regular_file
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -30,9 +31,15 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def _load_batch(path: Path) -> dict:
-    with open(path, "rb") as f:
-        batch = _SafeUnpickler(f, encoding="bytes").load()
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    path = regular_file(path, "CIFAR-10 batch")  # a FIFO would block for ever
+    try:
+        with open(path, "rb") as f:
+            batch = _SafeUnpickler(f, encoding="bytes").load()
+        return {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    except CnnzooError:
+        raise
+    except Exception as e:  # truncated or not a pickle at all: UnpicklingError, EOFError, AttributeError, ...
+        raise CnnzooError(f"{path} is not a readable CIFAR-10 batch ({type(e).__name__}): download the dataset again") from None
 
 
 def is_cifar_batches(root: Path) -> bool:
@@ -46,9 +53,13 @@ def load_cifar_batches(root: str | Path, split: str) -> tuple[torch.Tensor, torc
         raise CnnzooError(f"{root} is not a cifar-10-batches-py folder (no data_batch_1 / batches.meta)")
     files = [root / f"data_batch_{i}" for i in range(1, 6)] if split == "train" else [root / "test_batch"]
     data, labels = [], []
-    for f in files:
-        batch = _load_batch(f)
-        data.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.extend(int(v) for v in batch["labels"])
-    names = [n.decode() if isinstance(n, bytes) else n for n in _load_batch(root / "batches.meta")["label_names"]]
+    try:
+        for f in files:
+            batch = _load_batch(f)
+            data.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.extend(int(v) for v in batch["labels"])
+        names = [n.decode() if isinstance(n, bytes) else n for n in _load_batch(root / "batches.meta")["label_names"]]
+    except (KeyError, ValueError, TypeError) as e:
+        raise CnnzooError(f"{root} holds a CIFAR-10 batch without its data, labels or names ({type(e).__name__}: {e}): "
+                          f"download the dataset again") from None
     return torch.from_numpy(np.concatenate(data)), torch.tensor(labels), names

@@ -53,6 +53,14 @@ def load_plan(out: Path) -> Plan | None:
     for name, kind in typed.items():
         if not isinstance(getattr(plan, name), kind):
             raise CnnzooError(f"{file}: {name} must be a JSON {kind.__name__}, not {getattr(plan, name)!r}: fix it, or remove the plan")
+    optional = {"epochs": (int, float), "budget_minutes": (int, float), "limit": int}
+    for name, kind in optional.items():
+        value = getattr(plan, name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
+            raise CnnzooError(f"{file}: {name} must be a positive number or null, not {value!r}: fix it, or remove the plan")
+    missing = [run for run in plan.runs if not isinstance(run, str) or run not in plan.recipes]
+    if missing:
+        raise CnnzooError(f"{file}: run {missing[0]!r} has no recipe in the plan: fix it, or remove the plan")
     for run, recipe in plan.recipes.items():
         try:
             Recipe.from_dict(recipe).validated()

@@ -59,13 +59,22 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
             row["val_images"] = len(answers["val_labels"])
     minutes = folder / "minutes.json"
     if minutes.is_file():
-        timing = read_json(minutes, "a run's minutes")
-        row["minutes"], row["machines"] = timing["minutes"], timing.get("machines", [])
+        timing = read_minutes(minutes)
+        row["minutes"], row["machines"] = timing["minutes"], timing["machines"]
     if summary.is_file() and isinstance(s.get("seconds"), (int, float)):
         # minutes.json adds each invocation's wall time when it ends, so a part ended by SIGKILL (a session's end) is
         # missing from it; the summary's seconds (the training kept over every resume) are a floor it cannot fall below
         row["minutes"] = max(row.get("minutes") or 0.0, round(s["seconds"] / 60, 2))
     return row
+
+
+def read_minutes(file: Path) -> dict:
+    """minutes.json: a run's wall minutes over every invocation, and the machines that trained it."""
+    timing = read_json(file, "a run's minutes")
+    minutes, machines = timing.get("minutes"), timing.get("machines", [])
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not isinstance(machines, list):
+        raise CnnzooError(f"{file} holds no minutes as a number and machines as a list (a hand-edited or damaged file): fix or remove it")
+    return {"minutes": float(minutes), "machines": [str(m) for m in machines]}
 
 
 def _mistakes(folder: Path, data: str, limit: int | None) -> dict[str, np.ndarray] | None:

@@ -54,7 +54,7 @@ def take_over(source: Path, folder: Path, experiment: str) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for file in source.iterdir():
-        if file.is_file() and file.name not in _NOT_COPIED and not file.name.endswith(".tmp"):
+        if file.is_file() and not file.is_symlink() and file.name not in _NOT_COPIED and not file.name.endswith(".tmp"):
             shutil.copy2(file, staging / file.name)
             with open(staging / file.name, "rb+") as f:  # on disk before the folder appears: a crash leaves no half-copied run
                 os.fsync(f.fileno())

@@ -34,7 +34,7 @@ from ..train import RunConfig, train
 from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
 from .plan import CONVERGED_EPOCHS, CONVERGED_KEEPS, CONVERGED_RECIPE, SWEEP_SCHEDULES, Plan, load_plan
-from .results import write_results
+from .results import read_minutes, write_results
 from .reuse import reused_from, same_run, take_over
 from .verdicts import Verdict, judge, seed_spread
 
@@ -262,7 +262,11 @@ def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, wor
     finally:
         if world.main and folder.is_dir():  # wall minutes over every invocation (a `kill` too; SIGKILL aside)
             file = folder / "minutes.json"
-            before = json.loads(file.read_text()) if file.is_file() else {"minutes": 0.0, "machines": []}
-            machines = list(dict.fromkeys([*before.get("machines", []), machine()]))  # every CPU that trained it
+            try:  # a damaged file must not hide the error that ended the run: its minutes start again
+                before = read_minutes(file) if file.is_file() else {"minutes": 0.0, "machines": []}
+            except CnnzooError as e:
+                log(f"{spec.name}: {e}; counting its minutes afresh")
+                before = {"minutes": 0.0, "machines": []}
+            machines = list(dict.fromkeys([*before["machines"], machine()]))  # every CPU that trained it
             minutes = round(before["minutes"] + (time.perf_counter() - started) / 60, 2)
             atomic_write_text(file, json.dumps({"minutes": minutes, "machines": machines}))

@@ -52,9 +52,10 @@ def folder_lock(folder: str | os.PathLike, what: str = "run", log=print):
 def _read(fd: int) -> dict:
     os.lseek(fd, 0, os.SEEK_SET)
     try:
-        return json.loads(os.read(fd, 4096) or b"{}")
+        value = json.loads(os.read(fd, 4096) or b"{}")
     except ValueError:
         return {}
+    return value if isinstance(value, dict) else {}  # a lock file someone wrote over: its holder is unknown
 
 
 def _write(fd: int, text: str) -> None:

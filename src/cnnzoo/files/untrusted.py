@@ -134,6 +134,8 @@ _EXPRESSION = re.compile(r"(?:[\w\s+\-*/%(),<>=!]|'" + _SYMBOL + r"')*")
 
 
 def _check_expression(text: object, file: Path, where: str) -> None:
+    if isinstance(text, str) and ("**" in text or len(text) > 1000):  # 9**9**9**9 would keep sympy busy for ever
+        raise UnsafeFileError(f"{file}: {where} has the shape expression {text[:80]!r}, a power or over 1,000 characters: refused")
     if not isinstance(text, str) or not _EXPRESSION.fullmatch(text):
         raise UnsafeFileError(f"{file}: {where} has the shape expression {str(text)[:80]!r}, not arithmetic on sizes: refused")
     for name in re.findall(r"[A-Za-z_]\w*", text):
