@@ -133,6 +133,17 @@ def test_a_hand_edited_plan_is_refused_naming_the_field(tmp_path, edit, message)
         load_plan(tmp_path)
 
 
+def test_a_plan_naming_a_teacher_is_resumed_only_when_the_user_names_it_too(tmp_path):
+    from cnnzoo.experiments.plan import Plan
+    from cnnzoo.experiments.runner import _check_same
+
+    recipe = {**TINY.as_dict(), "teacher": str(tmp_path / "secret.safetensors")}
+    plan = Plan("se-cifar", "digits", "converged", 1, None, ["r"], {"r": recipe}, None, "x", [f"teacher={recipe['teacher']}"])
+    with pytest.raises(CnnzooError, match="name a teacher .*pass teacher="):
+        _check_same(plan, "digits", ["r"], None, None, [])
+    _check_same(plan, "digits", ["r"], None, None, [f"teacher={recipe['teacher']}"])
+
+
 def test_a_failed_start_leaves_nothing_behind(tmp_path, monkeypatch):
     def broken(*args):
         raise RuntimeError("the first step fails")

@@ -147,6 +147,11 @@ def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, sc
         differ.append(f"data {plan.data!r} -> {data!r}")
     if differ:
         raise CnnzooError(f"this sweep was planned otherwise ({'; '.join(differ)}): run it as planned (plan.json), or use another `out`")
+    named = sorted({str(r.get("teacher")) for r in plan.recipes.values() if isinstance(r, dict) and r.get("teacher")})
+    given = {o.partition("=")[2] for o in overrides if o.startswith("teacher=")}
+    if set(named) - given:  # the plan is a file: the weights it names are read only when the user names them too
+        raise CnnzooError(f"plan.json's recipes name a teacher ({named[0]}), and cnnzoo reads no file a file names: pass "
+                          f"teacher={named[0]} again to resume, or use another `out`")  # fmt: skip
 
 
 def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float | None = None, schedule: str | None = None,
