@@ -88,6 +88,35 @@ def test_shell_commands_parse():
         assert ok, f"{page_id(page)}: {command}"
 
 
+def test_the_readmes_synopsis_names_every_option_of_every_subcommand():
+    """The README's "Every subcommand" block against the parser: each subcommand has a line, and each of its
+    long options appears on that subcommand's lines (`--[no-]X` names --X and --no-X)."""
+    import argparse
+
+    from cnnzoo.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    block = next(b for b in blocks(ROOT / "README.md", "sh") if b.startswith("cnnzoo list [PATTERN]"))
+    assert "Every subcommand:" in readme
+    lines: dict[str, str] = {}
+    current = None
+    for line in block.splitlines():
+        if line.startswith("cnnzoo "):
+            current = line.split()[1]
+        lines[current] = lines.get(current, "") + " " + re.sub(r"--\[no-\](\S+?)\]", r"--\1] [--no-\1]", line.split(" # ")[0])
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, parser in sub.choices.items():
+        if name not in lines:
+            missing.append(f"cnnzoo {name} (no line)")
+            continue
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag.startswith("--") and flag != "--help" and not re.search(re.escape(flag) + r"(?![\w-])", lines[name]):
+                    missing.append(f"cnnzoo {name} {flag}")
+    assert not missing, "the README's synopsis lacks: " + ", ".join(missing)
+
+
 def test_relative_links_exist():
     """Every relative link and image of the README and docs/ names a file (or folder) that exists, and a
     #fragment names a heading of the page it points at."""
