@@ -106,7 +106,7 @@ def test_one_class_is_an_error(tmp_path):
 def test_limit_keeps_exactly_that_many_images_and_the_size_is_reported_as_it_is(tmp_path):
     for limit in (3, 7, 300):
         assert load_data("digits", DataOptions(limit=limit)).train.num_images == limit  # 3 used to keep 0 (per-class rounding)
-    for limit, batch in ((3, 128), (270, 100_000)):
+    for limit, batch in ((3, 128), (270, 60_000)):
         config = RunConfig("resnet20", "digits", get_recipe("short").override(batch_size=batch), tmp_path / "run", limit=limit,
                            show_progress=False, log=lambda *a: None)  # fmt: skip
         with pytest.raises(ValueError, match=rf"training set \({limit} images\) is smaller than one batch of {batch}: lower batch_size"):
