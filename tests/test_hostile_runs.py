@@ -95,6 +95,27 @@ def test_a_resume_on_changed_data_is_refused_and_restart_sets_the_old_run_aside(
     assert len(aside) == 1 and (aside[0] / "checkpoint.pt").read_bytes() == log_before
 
 
+@pytest.mark.parametrize("damage", [
+    lambda c: c["optimizer"].update(param_groups=[]),  # torch: "a different number of parameter groups"
+    lambda c: c["position"].pop("step"),
+    lambda c: c.update(plateau=[1, 2]),
+    lambda c: c.update(rng_ranks=["not a state"]),
+    lambda c: c["position"].update(epoch="one"),
+    lambda c: c.update(history="epochs"),
+])  # fmt: skip
+def test_a_checkpoint_damaged_past_its_metadata_is_one_line_and_left_as_it_was(tmp_path, damage):
+    data, out = _folder_data(tmp_path / "data"), tmp_path / "run"
+    with pytest.raises(train_loop.StopRequested):
+        train(_config(data, out, max_steps=1))
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    damage(ckpt)
+    torch.save(ckpt, out / "checkpoint.pt")
+    damaged = (out / "checkpoint.pt").read_bytes()
+    with pytest.raises(CnnzooError, match=r"checkpoint.pt is damaged: its training state does not fit this run \(\w+: .*--restart") as e:
+        train(_config(data, out, resume=True))
+    assert "\n" not in str(e.value) and (out / "checkpoint.pt").read_bytes() == damaged
+
+
 def test_a_resume_on_a_fresh_copy_of_the_same_files_goes_on(tmp_path):
     data, out = _folder_data(tmp_path / "data"), tmp_path / "run"
     with pytest.raises(train_loop.StopRequested):

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..artifacts.checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..artifacts.checkpoint import CheckpointError, first_sentence, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..artifacts.weights import load_fitting
 from ..data.fingerprint import DataFiles
 from ..recipes import Recipe
@@ -143,6 +143,17 @@ class TrainState:
                 f"checkpoint_every may change, epochs or iterations may grow), or start a new run in another --out"
             )  # fmt: skip
         load_fitting(self.model, ckpt["model"], str(file))
+        try:
+            self._restore(ckpt, world)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+            raise CheckpointError(
+                f"{file} is damaged: its training state does not fit this run ({type(e).__name__}: {first_sentence(e)}); "
+                f"resume from an earlier copy, or start again with --restart (the folder is set aside)"
+            ) from None
+        return ckpt["meta"]
+
+    def _restore(self, ckpt: dict, world: World) -> None:
+        """Everything but the weights, from a checkpoint whose metadata matched this run."""
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.plateau = Plateau(**ckpt["plateau"])
@@ -152,10 +163,13 @@ class TrainState:
         set_rng_state(ranks[world.rank] if len(ranks) == world.size else ckpt["rng"])
         position = ckpt["position"]
         self.step, self.epoch, self.batch = position["step"], position["epoch"], position["batch"]
+        if not all(type(n) is int and n >= 0 for n in (self.step, self.epoch, self.batch)):
+            raise ValueError(f"its position (step, epoch, batch) is {self.step!r}, {self.epoch!r}, {self.batch!r}")
+        if not isinstance(ckpt["history"], list) or not all(isinstance(row, dict) for row in ckpt["history"]):
+            raise TypeError("its history is not a list of epoch rows")
         self.lr_scale = position.get("lr_scale", 1.0)
         self.sums = dict(position.get("sums") or _zero_sums())
         self.seconds = float(position.get("seconds", 0.0))  # older checkpoints kept no time: counted from 0
         self.since = time.perf_counter() if self.since is not None else None
         self.history = ckpt["history"]
         self.saved = {"steps_per_epoch": ckpt.get("steps_per_epoch"), "data_files": ckpt.get("data_files")}
-        return ckpt["meta"]
