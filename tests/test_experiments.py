@@ -4,6 +4,7 @@ budget, stopped mid-sweep and resumed to the results of an unbroken one. No test
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -165,7 +166,7 @@ def _sweep(out, **kwargs):
                      show_progress=False, log=lambda *a: None, **kwargs)  # fmt: skip
 
 
-class Stop(Exception):
+class Stop(KeyboardInterrupt):  # what a kill (SIGTERM) raises once its step's checkpoint is written
     pass
 
 
@@ -189,6 +190,8 @@ def test_a_sweep_stopped_midway_resumes_to_the_unbroken_sweeps_results(tmp_path,
     with pytest.raises(Stop):
         _sweep(tmp_path / "parts")
     monkeypatch.setattr(loop, "lr_factor", factor)
+    stopped = json.loads((tmp_path / "parts" / "results.json").read_text())  # a kill's stop writes how far the run got
+    assert [r["status"] for r in stopped["runs"]] == ["done", "unfinished: 0 of 1 epochs, resumes from its checkpoint.pt"]
     assert (tmp_path / "parts" / "runs" / "resnet20" / "summary.json").is_file()
     assert not (tmp_path / "parts" / "runs" / "se-resnet20" / "summary.json").is_file()
     assert (tmp_path / "parts" / "runs" / "se-resnet20" / "checkpoint.pt").is_file()
@@ -264,3 +267,23 @@ def test_a_runs_minutes_never_fall_below_its_own_training_seconds(tmp_path):
     assert run_row(spec, {}, tmp_path)["minutes"] == 50.0
     (tmp_path / "minutes.json").write_text(json.dumps({"minutes": 55.0, "machines": ["here"]}))  # start-ups and lost work
     assert run_row(spec, {}, tmp_path)["minutes"] == 55.0
+
+
+def test_a_runs_row_counts_its_own_predictions_and_says_how_far_an_unfinished_run_got(tmp_path):
+    from cnnzoo.experiments.results import markdown, run_row
+
+    spec = EXPERIMENTS["ensembles"].runs[0]
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    (tmp_path / "log.json").write_text(json.dumps([{"epoch": 1, "step": 9, "train_top1_error": 40.0, "val_top1_error": 41.0}]))
+    assert run_row(spec, {"epochs": 30}, tmp_path)["status"] == "unfinished: 1 of 30 epochs, resumes from its checkpoint.pt"
+    (tmp_path / "checkpoint.pt").unlink()
+    summary = {"val_top1_error": 13.0, "val_top5_error": 1.0, "best_val_top1_error": 13.0, "steps": 10, "epochs": 1}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    labels = np.arange(8) % 4
+    np.savez(tmp_path / "predictions.npz", val_labels=labels, val_predicted=np.where(np.arange(8) < 3, labels + 1, labels),
+             train_labels=labels, train_predicted=labels)  # fmt: skip
+    row = run_row(spec, {"epochs": 30}, tmp_path)
+    assert (row["status"], row["val_top1_error_fp32"], row["train_top1_error_fp32"], row["val_top1_error"]) == ("done", 37.5, 0.0, 13.0)
+    results = {"title": "t", "paper": "p", "where": "w", "claim": "c", "schedule": "s", "data": "d", "machine": "m", "commit": None,
+               "runs": [row], "checks": [], "note": ""}  # fmt: skip
+    assert "| 37.50% | 13.00% | 0.00% | 40.00% |" in markdown(results)

@@ -42,7 +42,11 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
             row["history"] = [{k: h[k] for k in ("epoch", "step", "train_top1_error", "val_top1_error")} for h in history]
         except (KeyError, TypeError):
             raise CnnzooError(f"{log} is not a run's log of epochs (a hand-edited or damaged file): restore it from log.csv") from None
-        row["status"] = f"running: {len(history)} epochs"
+    if log.is_file() or (folder / "checkpoint.pt").is_file():
+        total = recipe.get("epochs")
+        row["status"] = f"unfinished: {len(row.get('history', []))}" + (f" of {total:g}" if isinstance(total, (int, float)) else "") + " epochs"
+        if (folder / "checkpoint.pt").is_file():
+            row["status"] += ", resumes from its checkpoint.pt"
     if summary.is_file():
         s = read_json(summary, "a run's summary")
         last = row["history"][-1] if row.get("history") else {}
@@ -55,8 +59,11 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
         if reused_from(folder):  # another experiment's run, trained the same way: taken over
             row["reused_from"] = reused_from(folder)
         answers = read_predictions(folder)
-        if answers is not None:  # how many images its validation error counts: the width of its interval
+        if answers is not None:  # the final weights re-evaluated in fp32, as the verdicts count them; the interval's width
             row["val_images"] = len(answers["val_labels"])
+            row["val_top1_error_fp32"] = round(100 * float(np.mean(answers["val_predicted"] != answers["val_labels"])), 2)
+            if "train_labels" in answers:  # the 45k training images unaugmented, not the logged running error
+                row["train_top1_error_fp32"] = round(100 * float(np.mean(answers["train_predicted"] != answers["train_labels"])), 2)
     minutes = folder / "minutes.json"
     if minutes.is_file():
         timing = read_minutes(minutes)
@@ -165,8 +172,9 @@ def markdown(results: dict) -> str:
         f"Schedule: {results['schedule']}. Data: `{results['data']}`. Machine: {results['machine']}. "
         f"Commit: {results['commit'] or '?'}.", "",
         *([f"Changed in every run's recipe: `{' '.join(results['overrides'])}`.", ""] if results.get("overrides") else []),
-        "| run | model | params | MACs | paper | ours: val top-1 error | train top-1 error | epochs | minutes | status |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---|",
+        "| run | model | params | MACs | paper | ours: val top-1 error | as the run logged it | train top-1 error | logged (augmented) "
+        "| epochs | minutes | status |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]  # fmt: skip
     for r in results["runs"]:
         elsewhere = [m for m in r.get("machines", []) if m != results["machine"]]
@@ -175,8 +183,13 @@ def markdown(results: dict) -> str:
         paper = f"{r['paper']['value']:.2f}% ({r['paper']['what']}, {r['paper']['where']})" if r["paper"] else "-"
         options = ", ".join(f"{k}={v}" for k, v in r["options"].items())
         model = r["model"] + (f" ({options})" if options else "") + (f", {r['input_size']} px" if r["input_size"] != 32 else "")
-        lines.append(f"| {r['run']} | {model} | {r['params']:,} | {r['macs'] / 1e6:.1f}M | {paper} | {_pct(r.get('val_top1_error'))} | "
-                     f"{_pct(r.get('train_top1_error'))} | {r.get('epochs', '-')} | {r.get('minutes', '-')} | {status} |")  # fmt: skip
+        lines.append(f"| {r['run']} | {model} | {r['params']:,} | {r['macs'] / 1e6:.1f}M | {paper} | {_pct(r.get('val_top1_error_fp32'))} | "
+                     f"{_pct(r.get('val_top1_error'))} | {_pct(r.get('train_top1_error_fp32'))} | {_pct(r.get('train_top1_error'))} | "
+                     f"{r.get('epochs', '-')} | {r.get('minutes', '-')} | {status} |")  # fmt: skip
+    lines += ["", "Ours: the final weights re-evaluated in fp32 on the validation split and on the unaugmented training images "
+              "(the numbers the verdicts use); beside them, what the run logged at its last epoch on its own path (bf16 or fp32: "
+              "`path` in its summary.json) and its running training error over that epoch's augmented batches. Minutes: wall "
+              "time over every session that trained the run."]  # fmt: skip
     if results.get("reference"):
         lines += ["", "The paper's own numbers:", ""]
         lines += [f"- {what}: {n['value']:.2f}% ({n['what']}, {n['where']})" for what, n in results["reference"]]
@@ -191,8 +204,7 @@ def markdown(results: dict) -> str:
                   "before runs saved their per-image predictions):", ""]  # fmt: skip
         lines += [f"- {Verdict(**c).line()}" for c in results["checks"]]
         if any(c.get("difference") is not None and not c.get("seed_sd") for c in results["checks"]):
-            lines += ["", "One seed per run: the intervals cover the sampling of the validation images, not the seed-to-seed spread; "
-                      "the errors in the verdicts are the final weights re-evaluated in fp32 (the table's are the run's own path)."]  # fmt: skip
+            lines += ["", "One seed per run: the intervals cover the sampling of the validation images, not the seed-to-seed spread."]
     if results["note"]:
         lines += ["", results["note"]]
     return "\n".join(lines) + "\n"
@@ -225,7 +237,8 @@ def _trained(rows: list[dict]) -> list[dict]:
 
 
 def _val_error(row: dict) -> float:
-    return row.get("val_top1_error", row["history"][-1]["val_top1_error"])
+    """The verdicts' number where the run has its predictions (fp32), else what it logged."""
+    return row.get("val_top1_error_fp32", row.get("val_top1_error", row["history"][-1]["val_top1_error"]))
 
 
 def _curves(plt, rows: list[dict]):

@@ -30,7 +30,7 @@ from ..recipes import Recipe, get_recipe
 from ..runtime.distributed import World, join
 from ..runtime.execution import ExecPath, resolve_path
 from ..runtime.machine import machine
-from ..train import RunConfig, train
+from ..train import RunConfig, StopRequested, train
 from .budget import CIFAR_TRAIN, DEFAULT_BUDGET_MINUTES, epoch_minutes, paper_epochs, scaled
 from .definitions import EXPERIMENTS, Experiment, RunSpec
 from .plan import CONVERGED_EPOCHS, CONVERGED_KEEPS, CONVERGED_RECIPE, SWEEP_SCHEDULES, Plan, load_plan
@@ -186,7 +186,13 @@ def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs,
         plan = _shared(plan, out, world)
         log(f"{name}: {experiment.title}; {len(specs)} runs, {plan.describe()}, in {out}")
     for spec in experiment.in_order(specs):
-        _train_run(experiment, spec, plan, out, world, show_progress, log, reuse)
+        try:
+            _train_run(experiment, spec, plan, out, world, show_progress, log, reuse)
+        except (KeyboardInterrupt, StopRequested):  # a kill (a session's end): the results say how far the run got
+            if world.main:
+                with contextlib.suppress(CnnzooError):  # never hides the stop
+                    write_results(experiment, plan, out)
+            raise
         if world.main:
             write_results(experiment, plan, out)
     if experiment.ensemble and world.main:
