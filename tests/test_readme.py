@@ -162,10 +162,10 @@ def test_the_readme_verdicts_are_the_results_files():
     for experiment, (_, _, _, ours, difference, verdict) in verdict_rows():
         m = re.fullmatch(r"([+-]\d+\.\d\d) \[([+-]\d+\.\d\d), ([+-]\d+\.\d\d)\]", difference)
         if not m:
-            assert verdict == "pending" and not difference, f"{experiment}: a verdict without its interval: {difference!r} {verdict!r}"
+            assert verdict == "not judged yet" and not difference, f"{experiment}: a verdict without its interval: {difference!r} {verdict!r}"
             continue
         checks = json.loads((ROOT / "experiments" / experiment / "results.json").read_text())["checks"]
-        judged_checks = [c for c in checks if c["difference"] is not None]  # a pending claim has no interval yet
+        judged_checks = [c for c in checks if c["difference"] is not None]  # a claim not judged yet has no interval
         same = [c for c in judged_checks if [f"{c[k]:+.2f}" for k in ("difference", "low", "high")] == list(m.groups())]
         assert same, f"{experiment}: no check of results.json has {difference}"
         (check,) = same

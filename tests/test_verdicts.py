@@ -91,7 +91,7 @@ def test_seed_spread_is_the_pooled_standard_deviation():
 
 def test_runs_without_predictions_are_pending_a_rerun_never_held():
     assert judge("a < b", "<", None, None).verdict == "pending a re-run"
-    assert judge("a < b", "<", None, None, finished=False).verdict == "pending"
+    assert judge("a < b", "<", None, None, finished=False).verdict == "not judged yet"
 
 
 def _run(folder, labels, predicted, train=None):
@@ -131,7 +131,7 @@ def test_a_sweeps_claims_are_judged_from_the_saved_predictions(tmp_path):
     assert verdicts["resnet56 < resnet20 in val_top1_error"].verdict == "not shown"
     assert verdicts["resnet56 < plain56 in train_top1_error"].verdict == "pending a re-run"  # resnet56 saved no training answers
     rows["resnet56"]["status"] = "running: 3 epochs"
-    assert {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}["resnet56 < resnet20 in val_top1_error"].verdict == "pending"
+    assert {v.claim: v for v in judge_claims(e, rows, _plan(recipes), tmp_path)}["resnet56 < resnet20 in val_top1_error"].verdict == "not judged yet"
     text = markdown({"title": "t", "paper": "p", "where": "w", "claim": "c", "schedule": "s", "data": "d", "machine": "m", "commit": None,
                      "runs": [], "note": "", "checks": [v.as_dict() for v in verdicts.values()]})  # fmt: skip
     assert "held" not in text and text.count("**shown**") == 2 and "95% CI" in text

@@ -9,7 +9,7 @@ about sqrt(2) seed standard deviations). The verdict is one of:
     shown          the interval excludes 0 on the claimed side
     not shown      the interval contains 0
     contradicted   the interval excludes 0 on the other side
-    pending        a run has not finished
+    not judged yet   a run has not finished (not a verdict: the claim waits for its runs)
     pending a re-run   a run finished before runs saved their per-image predictions: nothing to judge on
 """
 import math
@@ -19,7 +19,7 @@ import numpy as np
 
 RESAMPLES = 10_000
 LEVEL = 0.95
-WORDS = ("shown", "not shown", "contradicted", "pending", "pending a re-run")
+WORDS = ("shown", "not shown", "contradicted", "not judged yet", "pending a re-run")
 
 
 @dataclass
@@ -86,7 +86,7 @@ def judge(claim: str, relation: str, wrong_a: np.ndarray | None, wrong_b: np.nda
           finished: bool = True) -> Verdict:  # fmt: skip
     """The verdict on "A `relation` B" from the two runs' per-image mistakes (None: no predictions saved)."""
     if not finished:
-        return Verdict(claim, "pending")
+        return Verdict(claim, "not judged yet")
     if wrong_a is None or wrong_b is None:
         return Verdict(claim, "pending a re-run")
     difference, low, high = paired_bootstrap(wrong_a, wrong_b)
