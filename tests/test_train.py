@@ -1,6 +1,7 @@
 """Recipes, schedules, metrics, checkpoints, exact resume, and training that learns."""
 import math
 import pickle
+import re
 
 import pytest
 import torch
@@ -212,8 +213,12 @@ def test_a_second_kill_stops_at_once():
 
 
 def test_training_learns_and_writes_its_artifacts(tmp_path):
-    result = train_tiny(tmp_path / "run", get_recipe("demo").override(epochs=3, batch_size=64))
+    lines = []
+    result = train_tiny(tmp_path / "run", get_recipe("demo").override(epochs=3, batch_size=64), log=lines.append)
     assert result.final["val_top1_error"] < 20  # from 90% (chance) in three short epochs
+    epochs = [line for line in lines if line.startswith("epoch ")]  # a log with no bar (nohup) still shows the pace
+    assert [e.split(":")[0] for e in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"], lines
+    assert all(re.search(r"; \d+ s this epoch, about \d+ s left$", e) for e in epochs[:2]) and "left" not in epochs[2], epochs
     for name in ("checkpoint.pt", "model.safetensors", "log.csv", "log.json", "curves.png", "recipe.json", "summary.json"):
         assert (tmp_path / "run" / name).is_file(), name
 
@@ -264,3 +269,11 @@ def test_a_resnet_learns_cifar10_in_one_epoch(tmp_path, cifar10_root):
     recipe = get_recipe("resnet_cifar").override(iterations=None, epochs=1, checkpoint_every=10_000)
     result = train_tiny(tmp_path / "cifar", recipe, str(cifar10_root), limit=8_000)
     assert result.final["val_top1_error"] < 76
+
+
+@pytest.mark.parametrize("seconds, text", [(0.4, "0 s"), (89, "89 s"), (90, "2 min"), (5399, "90 min"), (5400, "1h30m"), (7500, "2h05m"),
+                                           (float("inf"), "?")])  # fmt: skip
+def test_waits_read_as_people_read_them(seconds, text):
+    from cnnzoo.runtime.progress import duration
+
+    assert duration(seconds) == text

@@ -3,6 +3,18 @@ import sys
 import time
 
 
+def duration(seconds: float) -> str:
+    """A wait as people read it: "45 s", "12 min", "2h05m"."""
+    if seconds != seconds or seconds == float("inf"):
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
 class Progress:
     def __init__(self, total: int, label: str = "", unit: str = "it", stream=None, enabled: bool | None = None):
         self.total, self.label, self.unit = total, label, unit
@@ -23,7 +35,7 @@ class Progress:
         width = 24
         filled = int(width * self.done / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
-        eta_text = f"{eta:4.0f}s" if eta != float("inf") else "   ?"
+        eta_text = duration(eta)
         line = f"\r{self.label} [{bar}] {self.done}/{self.total} {rate:.2f} {self.unit}/s ETA {eta_text} {self.note}"
         self.stream.write(line[:160].ljust(100))
         self.stream.flush()

@@ -36,7 +36,7 @@ from ..recipes import Recipe
 from ..registry import model_info
 from ..runtime.distributed import World, join
 from ..runtime.execution import ExecPath, resolve_path
-from ..runtime.progress import Progress
+from ..runtime.progress import Progress, duration
 from .distill import Teacher, distillation_loss
 from .logs import plot_curves, write_logs
 from .lr_schedule import lr_factor
@@ -492,7 +492,9 @@ def validate(run: Run, state: TrainState, clock: Clock) -> dict:
         "val_loss": round(val.loss, 5), "val_top1_error": round(val.top1_error, 3), "val_top5_error": round(val.top5_error, 3),
         "seconds": round(state.elapsed(), 1),
     }  # fmt: skip
-    run.log(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, validation {val.line()}" + (" - lr divided" if dropped else ""))
+    took = row["seconds"] - (state.history[-1]["seconds"] if state.history else 0.0)  # over every resume, so a resumed epoch counts whole
+    pace = f"; {duration(took)} this epoch, about {duration(took * (run.epochs - row['epoch']))} left" if row["epoch"] < run.epochs else ""
+    run.log(f"epoch {row['epoch']}/{run.epochs}: train loss {row['train_loss']:.4f}, validation {val.line()}" + (" - lr divided" if dropped else "") + pace)
     return row
 
 
