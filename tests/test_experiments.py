@@ -287,3 +287,19 @@ def test_a_runs_row_counts_its_own_predictions_and_says_how_far_an_unfinished_ru
     results = {"title": "t", "paper": "p", "where": "w", "claim": "c", "schedule": "s", "data": "d", "machine": "m", "commit": None,
                "runs": [row], "checks": [], "note": ""}  # fmt: skip
     assert "| 37.50% | 13.00% | 0.00% | 40.00% |" in markdown(results)
+
+
+def test_a_kill_is_never_hidden_by_the_results_written_on_the_way_out(tmp_path, monkeypatch):
+    def killed(*args, **kwargs):
+        raise loop.StopRequested(3)
+
+    def broken(*args, make_predictions=True, **kwargs):
+        assert not make_predictions  # no fp32 pass over 50,000 images in a kill's grace period
+        raise ValueError("a results file cannot be drawn")
+
+    monkeypatch.setattr(runner, "_train_run", killed)
+    monkeypatch.setattr(runner, "write_results", broken)
+    lines = []
+    with pytest.raises(loop.StopRequested):
+        reproduce("se-cifar", "digits", tmp_path / "s", epochs=1, runs=["resnet20"], limit=256, overrides=TINY, log=lines.append)
+    assert any("results were not rewritten on the way out (ValueError: a results file cannot be drawn)" in line for line in lines), lines

@@ -146,6 +146,12 @@ def test_a_hand_edited_plan_is_refused_naming_the_field(tmp_path, edit, message)
     (tmp_path / "plan.json").write_text(json.dumps({**plan, "runs": ["r", "s"]}))
     with pytest.raises(CnnzooError, match="run 's' has no recipe in the plan"):
         load_plan(tmp_path)
+    (tmp_path / "plan.json").write_text(json.dumps({**plan, "schedule": "fast"}))
+    with pytest.raises(CnnzooError, match="schedule must be one of converged, epochs, budget, paper, not 'fast'"):
+        load_plan(tmp_path)
+    (tmp_path / "plan.json").write_text(json.dumps({**plan, "schedule": "budget", "epochs": 3}))
+    with pytest.raises(CnnzooError, match="a budget plan needs its budget_minutes and epochs"):
+        load_plan(tmp_path)
     (tmp_path / "plan.json").write_text(json.dumps({**plan, "limit": "all"}))
     with pytest.raises(CnnzooError, match="limit must be a positive number or null"):
         load_plan(tmp_path)
@@ -161,8 +167,37 @@ def test_a_plan_naming_a_teacher_is_resumed_only_when_the_user_names_it_too(tmp_
     recipe = {**TINY.as_dict(), "teacher": str(tmp_path / "secret.safetensors")}
     plan = Plan("se-cifar", "digits", "converged", 1, None, ["r"], {"r": recipe}, None, "x", [f"teacher={recipe['teacher']}"])
     with pytest.raises(CnnzooError, match="name a teacher .*pass teacher="):
-        _check_same(plan, "digits", ["r"], None, None, [])
-    _check_same(plan, "digits", ["r"], None, None, [f"teacher={recipe['teacher']}"])
+        _check_same(plan, "se-cifar", "digits", ["r"], None, None, [])
+    _check_same(plan, "se-cifar", "digits", ["r"], None, None, [f"teacher={recipe['teacher']}"])
+
+
+@pytest.mark.parametrize("planned, epochs, asked, limit, resumes", [
+    ("converged", 30, dict(), None, True),
+    ("converged", 30, dict(schedule="converged", epochs=30), None, True),
+    ("epochs", 14, dict(schedule="paper", epochs=14), None, True),  # the paper's recipe cut to 14 epochs: planned as "epochs"
+    ("epochs", 14, dict(schedule="budget", epochs=14), None, True),
+    ("paper", None, dict(schedule="paper"), None, True),
+    ("paper", None, dict(schedule="budget"), None, True),  # a budget that bought the whole paper schedule
+    ("budget", 6, dict(schedule="budget"), None, True),
+    ("epochs", 14, dict(epochs=14), None, False),  # --epochs alone means the converged recipe now
+    ("converged", 30, dict(schedule="paper"), None, False),
+    ("budget", 6, dict(schedule="paper"), None, False),
+    ("converged", 30, dict(), 500, False),  # a limit asked for is compared
+    ("converged", 30, dict(experiment="resnet-cifar"), None, False),  # another experiment's plan in this folder
+])  # fmt: skip
+def test_a_sweep_resumes_when_asked_as_it_was_planned_and_only_then(planned, epochs, asked, limit, resumes):
+    from cnnzoo.experiments.plan import Plan
+    from cnnzoo.experiments.runner import _check_same
+
+    plan = Plan("se-cifar", "digits", planned, epochs, 60 if planned == "budget" else None, ["r"], {"r": TINY.as_dict()}, None, "x", [])
+    asked = dict(asked)
+    call = lambda: _check_same(plan, asked.pop("experiment", "se-cifar"), "digits", ["r"], asked.get("epochs"), asked.get("schedule"),
+                               [], limit)  # noqa: E731  # fmt: skip
+    if resumes:
+        call()
+    else:
+        with pytest.raises(CnnzooError, match="this sweep was planned otherwise"):
+            call()
 
 
 def test_a_failed_start_leaves_nothing_behind(tmp_path, monkeypatch):

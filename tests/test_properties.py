@@ -112,6 +112,7 @@ def test_any_train_command_line_runs_or_is_refused_in_one_line(tmp_path_factory,
     (["lr=nan"], "lr must be a finite number"),
     (["batch_size=60000"], "smaller than one batch"),
     (["on_nan=retry"], "on_nan must be stop or rollback"),
+    (["warmup=400"], "warmup=400 is longer than the run (10 epochs; warmup counts in the same unit)"),
     (["--num-classes", "10"], "--num-classes goes with --init"),
     (["--init", "/no/such.pth"], "resnet20 has no counterpart in torchvision or timm"),
 ])  # fmt: skip

@@ -103,6 +103,14 @@ def test_one_class_is_an_error(tmp_path):
         train(config)
 
 
+def test_a_split_that_leaves_validation_empty_is_refused(tmp_path):
+    """5% of 4 images a class rounds to none: the run would validate on nothing (100% error) and fail at its end."""
+    root = folder_data(tmp_path / "d", {"cat": 4, "bird": 4})
+    with pytest.raises(DataError, match=r"val_size 0.05 leaves the validation split empty .*8 images in 2 classes.*give val_size as a count"):
+        load_data(str(root), DataOptions(val_size=0.05))
+    assert load_data(str(root), DataOptions(val_size=2)).val.num_images == 2
+
+
 def test_limit_keeps_exactly_that_many_images_and_the_size_is_reported_as_it_is(tmp_path):
     for limit in (3, 7, 300):
         assert load_data("digits", DataOptions(limit=limit)).train.num_images == limit  # 3 used to keep 0 (per-class rounding)

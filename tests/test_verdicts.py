@@ -217,3 +217,24 @@ def test_a_predictions_file_holding_objects_is_refused(tmp_path):
     with pytest.raises(Exception, match="cannot read|not a file of cnnzoo's"):
         read_predictions(tmp_path)
     assert Verdict("c", "shown", -1.0, -2.0, -0.5, 10, None, (1.0, 2.0)).line().startswith("c: **shown**")
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (dict(val_labels=np.arange(8), val_predicted=np.zeros(1, np.int64)), r"shape \(8,\) and shape \(1,\)"),  # would broadcast
+    (dict(val_labels=np.zeros((2, 4), np.int64), val_predicted=np.zeros((2, 4), np.int64)), r"shape \(2, 4\)"),
+    (dict(val_labels=np.zeros(0, np.int64), val_predicted=np.zeros(0, np.int64)), r"val_labels and val_predicted"),
+    (dict(val_labels=np.arange(8), val_predicted=np.arange(8), train_labels=np.arange(8)), r"shape \(8,\) and missing"),
+])  # fmt: skip
+def test_predictions_out_of_shape_are_refused_not_broadcast(tmp_path, arrays, message):
+    np.savez(tmp_path / FILE, **arrays)
+    with pytest.raises(CnnzooError, match=message):
+        read_predictions(tmp_path)
+
+
+def test_a_picture_of_verdicts_goes_when_nothing_is_judged_any_more(tmp_path):
+
+    file = tmp_path / "verdicts.png"
+    plot_verdicts([judge("a < b", "<", np.arange(100) < 10, np.arange(100) < 30)], file, "t")
+    assert file.is_file()
+    plot_verdicts([judge("a < b", "<", None, None, finished=False)], file, "t")  # the runs reset: no old picture beside the results
+    assert not file.exists()

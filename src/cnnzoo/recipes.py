@@ -120,6 +120,8 @@ class Recipe:
             (isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed must be an integer in [0, 2**63)"),
             (isinstance(self.split_seed, int) and 0 <= self.split_seed < 2**63, "split_seed must be an integer in [0, 2**63)"),
             (self.warmup >= 0 and 0 < self.warmup_factor <= 1, "warmup must be >= 0 and warmup_factor in (0, 1]"),
+            (self.warmup <= (self.iterations or self.epochs), f"warmup={self.warmup:g} is longer than the run ({self.iterations or self.epochs:g} "
+             f"{'iterations' if self.iterations else 'epochs'}; warmup counts in the same unit): shorten it"),
             (self.gamma > 0 and self.step_size > 0 and self.patience >= 0, "gamma and step_size must be > 0, patience >= 0"),
             (self.clip_grad is None or self.clip_grad > 0, "clip_grad must be > 0 (or none)"),
             (self.input_size is None or self.input_size >= 1, "input_size must be >= 1 (or none)"),

@@ -214,12 +214,23 @@ def is_training_data(spec: str | Path) -> bool:
     )  # fmt: skip
 
 
+def _split(labels: torch.Tensor, val_size: float, seed: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seeded stratified split, refused where it leaves validation (or training) empty: each class's share
+    of a fraction is rounded, so a small fraction of a small folder gives none."""
+    train_idx, val_idx = stratified_split(labels, val_size, seed)
+    if not len(val_idx) or not len(train_idx):
+        empty = "validation" if not len(val_idx) else "training"
+        raise DataError(f"val_size {val_size:g} leaves the {empty} split empty ({where} has {len(labels):,} images in "
+                        f"{len(torch.unique(labels))} classes, each class's share rounded): give val_size as a count, such as 10")
+    return train_idx, val_idx
+
+
 def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions, where: str) -> DataBundle:
     if val is None:
         val_size = opts.val_size or (5000 if len(labels) == 50_000 else 0.1)
         if val_size >= len(labels) or val_size <= 0:
             raise DataError(f"val_size {val_size} leaves no images to train on ({where} has {len(labels):,}); use a fraction such as 0.1")
-        train_idx, val_idx = stratified_split(labels, val_size, opts.split_seed)
+        train_idx, val_idx = _split(labels, val_size, opts.split_seed, where)
         val = images[val_idx], labels[val_idx]
         images, labels = images[train_idx], labels[train_idx]
         how = f"seeded stratified split of train (seed {opts.split_seed})"
@@ -245,7 +256,7 @@ def _memory_bundle(images, labels, val, classes, names, stats, opts: DataOptions
 
 def _stream_bundle(train: ImageList, val: ImageList | None, stats, opts: DataOptions, where: str) -> DataBundle:
     if val is None:
-        train_idx, val_idx = stratified_split(torch.tensor(train.labels), opts.val_size or 0.1, opts.split_seed)
+        train_idx, val_idx = _split(torch.tensor(train.labels), opts.val_size or 0.1, opts.split_seed, where)
         pick = lambda idx: ImageList([train.paths[i] for i in idx], [train.labels[i] for i in idx], train.classes, train.class_names)  # noqa: E731
         train, val = pick(train_idx.tolist()), pick(val_idx.tolist())
     size = opts.input_size or 224

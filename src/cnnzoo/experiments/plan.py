@@ -58,6 +58,11 @@ def load_plan(out: Path) -> Plan | None:
         value = getattr(plan, name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool) or value <= 0):
             raise CnnzooError(f"{file}: {name} must be a positive number or null, not {value!r}: fix it, or remove the plan")
+    needs = {"converged": "epochs", "epochs": "epochs", "budget": "budget_minutes", "paper": None}
+    if plan.schedule not in needs:
+        raise CnnzooError(f"{file}: schedule must be one of {', '.join(needs)}, not {plan.schedule!r}: fix it, or remove the plan")
+    if needs[plan.schedule] and getattr(plan, needs[plan.schedule]) is None or plan.schedule == "budget" and plan.epochs is None:
+        raise CnnzooError(f"{file}: a {plan.schedule} plan needs its {needs[plan.schedule]} and epochs: fix it, or remove the plan")
     missing = [run for run in plan.runs if not isinstance(run, str) or run not in plan.recipes]
     if missing:
         raise CnnzooError(f"{file}: run {missing[0]!r} has no recipe in the plan: fix it, or remove the plan")

@@ -43,7 +43,7 @@ def run_row(spec: RunSpec, recipe: dict, folder: Path) -> dict:
         except (KeyError, TypeError):
             raise CnnzooError(f"{log} is not a run's log of epochs (a hand-edited or damaged file): restore it from log.csv") from None
     if log.is_file() or (folder / "checkpoint.pt").is_file():
-        total = recipe.get("epochs")
+        total = None if recipe.get("iterations") else recipe.get("epochs")  # a recipe in iterations: its epochs field is unused
         row["status"] = f"unfinished: {len(row.get('history', []))}" + (f" of {total:g}" if isinstance(total, (int, float)) else "") + " epochs"
         if (folder / "checkpoint.pt").is_file():
             row["status"] += ", resumes from its checkpoint.pt"
@@ -84,11 +84,11 @@ def read_minutes(file: Path) -> dict:
     return {"minutes": float(minutes), "machines": [str(m) for m in machines]}
 
 
-def _mistakes(folder: Path, data: str, limit: int | None) -> dict[str, np.ndarray] | None:
+def _mistakes(folder: Path, data: str, limit: int | None, make: bool = True) -> dict[str, np.ndarray] | None:
     """A finished run's per-image mistakes by split ("val", "train"): from its predictions.npz, made from its
-    weights where it has those but not the file; None where it has neither (a run of before)."""
+    weights (`make`) where it has those but not the file; None where it has neither (a run of before)."""
     answers = read_predictions(folder)
-    if answers is None and (folder / "model.safetensors").is_file():
+    if answers is None and make and (folder / "model.safetensors").is_file():
         predictions_from_weights(folder, data, limit)
         answers = read_predictions(folder)
     if answers is None:
@@ -117,11 +117,11 @@ def seeds_of_one_configuration(rows: dict[str, dict], recipes: dict[str, dict], 
     return {key: list(errors.values()) for key, errors in groups.items()}
 
 
-def judge_claims(experiment: Experiment, rows: dict[str, dict], plan, out: Path) -> list[Verdict]:
+def judge_claims(experiment: Experiment, rows: dict[str, dict], plan, out: Path, make_predictions: bool = True) -> list[Verdict]:
     """The experiment's claims, each judged on the finished runs' per-image mistakes (`verdicts.py`); where it
     trained several seeds of one configuration, their spread on the claim's split widens the interval."""
     done = {name for name, r in rows.items() if r.get("status") == "done"}
-    mistakes = {name: _mistakes(out / "runs" / name, plan.data, plan.limit) for name in done}
+    mistakes = {name: _mistakes(out / "runs" / name, plan.data, plan.limit, make_predictions) for name in done}
     seed_sd = {split: seed_spread(seeds_of_one_configuration(rows, plan.recipes, mistakes, split)) for split in ("val", "train")}
     verdicts = []
     for a, relation, b, measure in experiment.checks:
@@ -140,14 +140,15 @@ def judge_claims(experiment: Experiment, rows: dict[str, dict], plan, out: Path)
     return verdicts
 
 
-def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None = None, ensemble_verdicts: list[Verdict] | None = None) -> dict:
+def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None = None, ensemble_verdicts: list[Verdict] | None = None,
+                  make_predictions: bool = True) -> dict:  # fmt: skip
     specs = [experiment.run(name) for name in plan.runs]
     rows = {s.name: run_row(s, plan.recipes[s.name], out / "runs" / s.name) for s in specs}
     results = {
         "experiment": experiment.name, "title": experiment.title, "paper": experiment.paper.cite(), "where": experiment.where,
         "claim": experiment.claim, "note": experiment.note, "schedule": plan.describe(), "data": plan.data,
         "machine": plan.machine, "overrides": plan.overrides, "commit": _commit(), "runs": list(rows.values()),
-        "checks": [v.as_dict() for v in judge_claims(experiment, rows, plan, out) + (ensemble_verdicts or [])],
+        "checks": [v.as_dict() for v in judge_claims(experiment, rows, plan, out, make_predictions) + (ensemble_verdicts or [])],
         "reference": [[what, {"value": n.value, "where": n.where, "what": n.what}] for what, n in experiment.reference],
     }  # fmt: skip
     if ensemble is not None:
@@ -156,6 +157,8 @@ def write_results(experiment: Experiment, plan, out: Path, ensemble: dict | None
     atomic_write_text(out / "results.md", markdown(results))
     if any(r["status"] != "not started" for r in rows.values()):
         plot(experiment, results, out)
+    else:  # no run trained (a reset folder): no plot of an earlier state
+        (out / f"{experiment.plot}.png").unlink(missing_ok=True)
     plot_verdicts([Verdict(**c) for c in results["checks"]], out / "verdicts.png", f"{experiment.title}: the claims, judged")
     return results
 

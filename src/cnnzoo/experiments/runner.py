@@ -137,12 +137,27 @@ def _steps_per_epoch(recipe: Recipe, data: str, limit: int | None) -> int:
     return max(1, len(bundle.train))
 
 
-def _check_same(plan: Plan, data: str, runs: list[str], epochs: float | None, schedule: str | None,
-                overrides: list[str]) -> None:  # fmt: skip
+def _planned_as(schedule: str, epochs: float | None) -> set[str]:
+    """The plan schedules `--schedule SCHEDULE` (with `--epochs` or without) makes: the paper's recipe cut to
+    some epochs is planned as "epochs", and a budget that buys the paper's whole length as "paper"."""
+    if schedule == "converged":
+        return {"converged"}
+    if epochs is not None:
+        return {"epochs"}
+    return {"paper"} if schedule == "paper" else {"budget", "paper"}
+
+
+def _check_same(plan: Plan, experiment: str, data: str, runs: list[str], epochs: float | None, schedule: str | None,
+                overrides: list[str], limit: int | None = None) -> None:  # fmt: skip
     """A resumed sweep trains as planned: what is asked again (not what is left out) must match the plan."""
     asked = {"data": data, "runs": runs} | ({"epochs": epochs} if epochs is not None else {}) | (
-        {"schedule": schedule} if schedule else {}) | ({"overrides": overrides} if overrides else {})  # fmt: skip
+        {"overrides": overrides} if overrides else {}) | ({"limit": limit} if limit is not None else {})  # fmt: skip
     differ = [f"{k} {getattr(plan, k)!r} -> {v!r}" for k, v in asked.items() if k != "data" and getattr(plan, k) != v]
+    schedule = schedule or ("converged" if epochs is not None else None)  # --epochs alone: the converged recipe's length
+    if schedule and plan.schedule not in _planned_as(schedule, epochs):
+        differ.append(f"schedule {plan.schedule!r} -> {schedule!r}")
+    if plan.experiment != experiment:
+        differ.append(f"experiment {plan.experiment!r} -> {experiment!r}")
     if Path(plan.data).expanduser().resolve() != Path(data).expanduser().resolve() and plan.data != data:
         differ.append(f"data {plan.data!r} -> {data!r}")
     if differ:
@@ -179,7 +194,7 @@ def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs,
     plan = load_plan(out)
     specs = select_runs(experiment, runs or (plan.runs if plan else None))
     if plan is not None:
-        _check_same(plan, data, [s.name for s in specs], epochs, schedule, list(overrides))
+        _check_same(plan, name, data, [s.name for s in specs], epochs, schedule, list(overrides), limit)
         log(f"{name}: resuming the sweep in {out} ({plan.describe()})")
     else:
         plan = make_plan(experiment, data, specs, epochs, schedule or "converged", budget, limit, list(overrides), log) if world.main else None
@@ -190,8 +205,10 @@ def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs,
             _train_run(experiment, spec, plan, out, world, show_progress, log, reuse)
         except (KeyboardInterrupt, StopRequested):  # a kill (a session's end): the results say how far the run got
             if world.main:
-                with contextlib.suppress(CnnzooError):  # never hides the stop
-                    write_results(experiment, plan, out)
+                try:  # from the files there are: no predictions made from weights in a kill's grace period
+                    write_results(experiment, plan, out, make_predictions=False)
+                except Exception as e:  # noqa: BLE001 -- nothing may hide the stop
+                    log(f"{name}: the results were not rewritten on the way out ({type(e).__name__}: {e})")
             raise
         if world.main:
             write_results(experiment, plan, out)
@@ -280,4 +297,7 @@ def _train_run(experiment: Experiment, spec: RunSpec, plan: Plan, out: Path, wor
                 before = {"minutes": 0.0, "machines": []}
             machines = list(dict.fromkeys([*before["machines"], machine()]))  # every CPU that trained it
             minutes = round(before["minutes"] + (time.perf_counter() - started) / 60, 2)
-            atomic_write_text(file, json.dumps({"minutes": minutes, "machines": machines}))
+            try:
+                atomic_write_text(file, json.dumps({"minutes": minutes, "machines": machines}))
+            except (CnnzooError, OSError) as e:  # nor may a failed write (a full disk) hide it
+                log(f"{spec.name}: its minutes were not saved ({e})")

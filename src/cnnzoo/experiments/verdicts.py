@@ -14,6 +14,7 @@ about sqrt(2) seed standard deviations). The verdict is one of:
 """
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -116,7 +117,8 @@ def plot_verdicts(verdicts: list[Verdict], file, title: str) -> None:
     from ..files.atomic import atomic_path
 
     judged = [v for v in verdicts if v.difference is not None]
-    if not judged:
+    if not judged:  # nothing judged (yet, or any more): no picture of an earlier state beside the results
+        Path(file).unlink(missing_ok=True)
         return
     colours = {"shown": "tab:green", "not shown": "tab:gray", "contradicted": "tab:red"}
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(judged) + 1.4))

@@ -64,6 +64,14 @@ def read_predictions(folder: Path) -> dict[str, np.ndarray] | None:
         raise CnnzooError(f"cannot read {file}: {e}; remove it (it is made again from the run's model.safetensors)") from None
     if "val_labels" not in arrays or "val_predicted" not in arrays or any(a.dtype.kind not in "iu" for a in arrays.values()):
         raise CnnzooError(f"{file} is not a file of cnnzoo's per-image predictions; remove it (it is made again from the weights)")
+    for split in ("val", "train"):  # each split's labels and answers: two lists of one length, or (train) neither
+        pair = [arrays.get(f"{split}_{k}") for k in ("labels", "predicted")]
+        if all(a is None for a in pair) and split == "train":
+            continue
+        if any(a is None or a.ndim != 1 for a in pair) or len(pair[0]) != len(pair[1]) or not len(pair[0]):
+            shapes = " and ".join("missing" if a is None else f"shape {a.shape}" for a in pair)
+            raise CnnzooError(f"{file}: {split}_labels and {split}_predicted must be two lists of one length, not {shapes} (a damaged "
+                              f"or hand-made file); remove it (it is made again from the weights)")  # fmt: skip
     return arrays
 
 
