@@ -232,7 +232,6 @@ def test_predictions_out_of_shape_are_refused_not_broadcast(tmp_path, arrays, me
 
 
 def test_a_picture_of_verdicts_goes_when_nothing_is_judged_any_more(tmp_path):
-
     file = tmp_path / "verdicts.png"
     plot_verdicts([judge("a < b", "<", np.arange(100) < 10, np.arange(100) < 30)], file, "t")
     assert file.is_file()
