@@ -13,6 +13,7 @@ about sqrt(2) seed standard deviations). The verdict is one of:
     pending a re-run   a run finished before runs saved their per-image predictions: nothing to judge on
 """
 import math
+import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def plot_verdicts(verdicts: list[Verdict], file, title: str) -> None:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(judged)), [v.claim.replace(" in ", "\nin ") for v in judged], fontsize=8)
     ax.set_xlabel("difference in error, first run minus second (points), 95% CI")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 90), fontsize=9)  # a long experiment title wraps, not runs off the figure
     ax.invert_yaxis()
     fig.tight_layout()
     with atomic_path(file) as tmp:
