@@ -19,7 +19,7 @@ from cnnzoo.errors import CnnzooError
 from cnnzoo.eval.inputs import checkpoint_data
 from cnnzoo.experiments import EXPERIMENTS, reproduce
 from cnnzoo.experiments.budget import scaled, step_seconds
-from cnnzoo.experiments.results import PLOTS, plot
+from cnnzoo.experiments.plots import PLOTS, plot
 from cnnzoo.experiments.runner import run_recipe
 from cnnzoo.factory import meta_model
 from cnnzoo.registry import list_models
