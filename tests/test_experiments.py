@@ -61,7 +61,8 @@ def test_every_experiments_plot_draws_its_runs(name, tmp_path, monkeypatch):
     history = [{"epoch": k, "step": 100 * k, "train_top1_error": 50.0 / k, "val_top1_error": 55.0 / k} for k in (1, 2)]
     runs = [{"run": r.name, "group": r.group, "macs": 1e6 * (i + 1), "history": history,
              "paper": {"value": r.paper.value, "what": r.paper.what} if r.paper else None} for i, r in enumerate(e.runs[:2])]  # fmt: skip
-    runs[0]["val_top1_error"] = 27.5
+    runs[0].update(val_top1_error=27.5, status="done")
+    runs[1]["status"] = "unfinished: 2 of 30 epochs"  # on the curves; named, not plotted as a result, elsewhere
     file = plot(e, {"runs": runs, "title": e.title, "schedule": "2 epochs each"}, tmp_path)
     assert file == tmp_path / f"{e.plot}.png" and file.read_bytes().startswith(b"\x89PNG")
     (fig,) = drawn
@@ -83,11 +84,13 @@ def test_the_trend_plot_shows_every_run_and_compares_slopes_not_levels(tmp_path,
     runs = [{"run": r.name, "group": r.group, "paper": {"value": r.paper.value, "what": r.paper.what}} for r in e.runs]
     for row, error in zip(runs[:2], (12.0, 20.0)):
         row.update(history=[{"epoch": 1, "step": 1, "train_top1_error": 30.0, "val_top1_error": error}], val_top1_error=error,
-                   val_images=400)  # fmt: skip
+                   val_images=400, status="done")  # fmt: skip
+    runs[2].update(history=[{"epoch": 1, "step": 1, "train_top1_error": 30.0, "val_top1_error": 60.0}], status="unfinished: 1 of 30 epochs")
     plot(e, {"runs": runs, "title": e.title, "schedule": "1 epoch each"}, tmp_path)
     (fig,) = drawn
     ours, paper = fig.axes
     assert [t.get_text().split("\n")[0] for t in ours.get_xticklabels()] == [r.name for r in e.runs]
+    assert [t.get_text().partition("\n")[2] for t in ours.get_xticklabels()][2:4] == ["(unfinished)", "(not yet run)"]  # no point for 60%
     assert len(paper.lines[0].get_xdata()) == len(e.runs)
     span = lambda axis: axis.get_ylim()[1] - axis.get_ylim()[0]  # noqa: E731
     assert span(ours) == pytest.approx(span(paper))

@@ -27,13 +27,33 @@ def plot(experiment: Experiment, results: dict, out: Path) -> Path:
 
 
 def _trained(rows: list[dict]) -> list[dict]:
-    """The runs that have trained at least an epoch."""
+    """The runs that have trained at least an epoch: their curves."""
     return [r for r in rows if r.get("history")]
+
+
+def _finished(rows: list[dict]) -> list[dict]:
+    """The finished runs: their final error (an unfinished run's last epoch is not its result)."""
+    return [r for r in rows if r.get("status") == "done"]
 
 
 def _val_error(row: dict) -> float:
     """The verdicts' number where the run has its predictions (fp32), else what it logged."""
-    return row.get("val_top1_error_fp32", row.get("val_top1_error", row["history"][-1]["val_top1_error"]))
+    return row.get("val_top1_error_fp32", row["val_top1_error"])
+
+
+def _name_the_rest(ax, rows: list[dict]) -> list[dict]:
+    """A note in the corner naming the runs without a final error (so a plot of some runs says it is not all)."""
+    rest = [r["run"] + _not_done(r).replace("\n", " ") for r in rows if r.get("status") != "done"]
+    if rest:
+        ax.text(0.01, 0.01, "no final error yet: " + ", ".join(rest), transform=ax.transAxes, fontsize=7, color="gray")
+    return rows
+
+
+def _not_done(row: dict) -> str:
+    """What a run's tick says beside its name where it has no final error to plot."""
+    if row.get("status") == "done":
+        return ""
+    return "\n(unfinished)" if row.get("status", "").startswith("unfinished") else "\n(not yet run)"
 
 
 def _curves(plt, rows: list[dict]):
@@ -57,8 +77,8 @@ def _curves(plt, rows: list[dict]):
 
 def _cost(plt, rows: list[dict]):
     """Fig. 4-5 style: validation error (with its 95% interval) against multiply-adds (log scale), each run labelled."""
-    rows = _trained(rows)
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    rows = _finished(_name_the_rest(ax, rows))
     for i, group in enumerate(dict.fromkeys(r["group"] for r in rows)):
         members = [r for r in rows if r["group"] == group]
         errors = [_val_error(r) for r in members]
@@ -79,14 +99,14 @@ def _trend(plt, rows: list[dict]):
     validation images where the run saved its predictions) and the paper's number on a second axis. Both
     axes span the same number of points, so that the two slopes compare; the levels do not (another dataset)."""
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
-    done = [(x, r) for x, r in enumerate(rows) if r.get("history")]
+    done = [(x, r) for x, r in enumerate(rows) if r.get("status") == "done"]
     errors = [_val_error(r) for _, r in done]
     half = [_binomial_half_width(e, r.get("val_images")) for e, (_, r) in zip(errors, done)]
     ax.errorbar([x for x, _ in done], errors, yerr=half, fmt="o", color="C0", markersize=7, capsize=4, label="ours (CIFAR-10)")
     for (x, _), e in zip(done, errors):
         ax.annotate(f"{e:.2f}", (x, e), textcoords="offset points", xytext=(8, 0), va="center", fontsize=8, color="C0")
     ax.set_ylabel("ours: validation top-1 error (%), 95% interval", color="C0")
-    ax.set_xticks(range(len(rows)), [r["run"] + ("" if r.get("history") else "\n(not yet run)") for r in rows])
+    ax.set_xticks(range(len(rows)), [r["run"] + _not_done(r) for r in rows])
     ax.grid(alpha=0.3)
     papered = [(x, r["paper"]) for x, r in enumerate(rows) if r.get("paper")]
     if papered:
@@ -112,8 +132,8 @@ def _binomial_half_width(error_percent: float, images: int | None) -> float:
 
 
 def _bars(plt, rows: list[dict]):
-    rows = _trained(rows)
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(rows)), 4))
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(_finished(rows))), 4))
+    rows = _finished(_name_the_rest(ax, rows))
     errors = [_val_error(r) for r in rows]
     groups = list(dict.fromkeys(r["group"] for r in rows))
     half = [_binomial_half_width(e, r.get("val_images")) for e, r in zip(errors, rows)]
