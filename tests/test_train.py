@@ -277,3 +277,14 @@ def test_waits_read_as_people_read_them(seconds, text):
     from cnnzoo.runtime.progress import duration
 
     assert duration(seconds) == text
+
+
+def test_a_schedule_cut_short_says_its_steps_lie_past_the_end(tmp_path, capsys):
+    """resnext_cifar at 10 epochs keeps the paper's milestones 150 and 225: the lr would never step down. Said, not refused."""
+    from cnnzoo.cli import main
+
+    assert main(["train", "resnet20", "--data", "digits", "--recipe", "resnext_cifar", "epochs=10", "val_size=0.1", "--out", str(tmp_path / "r"), "--dry-run"]) == 0
+    out = capsys.readouterr()
+    assert "note: recipe resnext_cifar: milestones 150, 225 at or past the run's end (10 epochs): the learning rate does not step" in out.out + out.err
+    assert not get_recipe("resnext_cifar").override(epochs=300).schedule_notes() and not get_recipe("short").schedule_notes()
+    assert "step_size 30 at or past" in get_recipe("senet").override(epochs=20).schedule_notes()[0]

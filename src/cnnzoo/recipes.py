@@ -137,6 +137,19 @@ class Recipe:
                 raise InvalidOptionError(f"recipe {self.name}: {message}")
         return self
 
+    def schedule_notes(self) -> list[str]:
+        """What the schedule will not do at this length, said before a run starts: steps that lie past its end
+        (the paper's milestones kept when `epochs` or `iterations` was cut) leave the learning rate where it is."""
+        length, unit = (self.iterations, "iterations") if self.iterations else (self.epochs, "epochs")
+        late = [m for m in self.milestones if m >= length] if self.schedule == "multistep" else []
+        if self.schedule == "step" and self.step_size >= length:
+            late = [self.step_size]
+        if not late:
+            return []
+        what = f"milestones {', '.join(f'{m:g}' for m in late)}" if self.schedule == "multistep" else f"step_size {self.step_size:g}"
+        return [f"recipe {self.name}: {what} at or past the run's end ({length:g} {unit}): the learning rate does not step down "
+                f"there; give milestones= (or step_size=) within the run, or schedule=onecycle"]
+
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 

@@ -350,6 +350,8 @@ def announce(run: Run) -> None:
         recipe = run.recipe
         run.log(f"{run.config.model} on {run.data.description}")
         run.log(f"recipe {recipe.name}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items() if k != "name"))
+        for note in recipe.schedule_notes():
+            run.log(f"note: {note}")
         where = f" in each of {run.world.size} processes" if run.world.distributed else ""
         if run.teacher is not None:
             run.log(f"{run.teacher.describe()}: weight {recipe.distill_weight}, temperature {recipe.distill_temperature}")
