@@ -199,6 +199,10 @@ def test_library_errors_name_parameters_and_the_cli_names_its_flags(capsys, tmp_
         reproduce("resnet-cifar", "digits", tmp_path / "a", epochs=-1, log=lambda *a: None)
     code, _, err = run(capsys, "reproduce", "resnet-cifar", "--data", "digits", "--epochs", "-1", "--out", str(tmp_path / "b"))
     assert code == 2 and err == "cnnzoo: error: --epochs, --budget and --limit must be positive\n"
+    code, _, err = run(capsys, "reproduce", "se-cifar", "--results-only", "--out", str(tmp_path / "none"))
+    assert code == 2 and "holds no sweep (no plan.json)" in err
+    code, _, err = run(capsys, "reproduce", "se-cifar", "--results-only", "--data", "digits", "--epochs", "2")
+    assert code == 2 and "--results-only trains nothing" in err and "drop --data, --epochs" in err
     with pytest.raises(CnnzooError, match="`checkpoint` .* and `pretrained` .* exclude each other"):
         load_model("a.safetensors", pretrained="timm")
     code, _, err = run(capsys, "predict", "x.png", "--checkpoint", "a.safetensors", "--pretrained", "timm")

@@ -242,8 +242,16 @@ def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path, monkeypatc
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
+    monkeypatch.setattr(runner, "train", no_training)  # --results-only: the same results from the runs' files, nothing trained
+    for name in ("results.md", "results.json", "bars.png"):
+        (tmp_path / "ensembles" / name).unlink(missing_ok=True)
+    again = runner.rewrite_results("ensembles", tmp_path / "ensembles", log=lambda *a: None)
+    assert again["ensemble"] == result["ensemble"] and again["checks"] == result["checks"] and again["runs"] == result["runs"]
+    assert (tmp_path / "ensembles" / "results.md").read_text() == text
+    with pytest.raises(CnnzooError, match="holds the ensembles sweep, not se-cifar"):
+        runner.rewrite_results("se-cifar", tmp_path / "ensembles")
+
     # se-cifar's resnet20 is seed0 here (the same model, recipe, data and limit): taken over, not trained again
-    monkeypatch.setattr(runner, "train", no_training)
     se = reproduce("se-cifar", "digits", tmp_path / "se-cifar", epochs=1, runs=["resnet20"], limit=256, overrides=TINY,
                    show_progress=False, log=lambda *a: None)  # fmt: skip
     taken, source = tmp_path / "se-cifar" / "runs" / "resnet20", tmp_path / "ensembles" / "runs" / "seed0"

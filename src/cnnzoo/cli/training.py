@@ -7,7 +7,7 @@ from ..analysis.layer_table import (
     columns,
 )
 from ..errors import CnnzooError
-from ..experiments import EXPERIMENTS, get_experiment, reproduce
+from ..experiments import EXPERIMENTS, get_experiment, reproduce, rewrite_results
 from ..experiments.budget import DEFAULT_BUDGET_MINUTES
 from ..experiments.plan import CONVERGED_EPOCHS, SWEEP_SCHEDULES
 from ..experiments.runner import experiment_costs
@@ -42,6 +42,9 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
         _list_experiments(args.experiment)
         return
     get_experiment(args.experiment)  # an unknown name fails before anything else
+    if args.results_only:
+        _rewrite(args)
+        return
     data = args.data or os.environ.get("CNNZOO_CIFAR10")
     if not data:
         raise CnnzooError("give --data: a CIFAR-10 folder (train/<class>/ JPEGs, or cifar-10-batches-py), or set CNNZOO_CIFAR10")
@@ -49,6 +52,17 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
                        args.overrides, reuse=not args.no_reuse)  # fmt: skip
     if result:
         print(f"results: {Path(args.out or f'experiments/{args.experiment}') / 'results.md'}")
+
+
+def _rewrite(args: argparse.Namespace) -> None:
+    """--results-only: the tables and plots again from the runs there; what would change the training is refused."""
+    given = [flag for flag, value in (("--data", args.data), ("--epochs", args.epochs), ("--schedule", args.schedule),
+                                      ("--runs", args.runs), ("--limit", args.limit), ("FIELD=VALUE", args.overrides))
+             if value]  # fmt: skip
+    if given:
+        raise CnnzooError(f"--results-only trains nothing and reads the plan's data and recipes (plan.json): drop {', '.join(given)}")
+    rewrite_results(args.experiment, args.out)
+    print(f"results: {Path(args.out or f'experiments/{args.experiment}') / 'results.md'}")
 
 
 def _list_experiments(name: str | None) -> None:
@@ -105,6 +119,8 @@ def add_reproduce(sub) -> None:
     p.add_argument("--limit", type=int, help="train on this many images only (a quick check)")
     p.add_argument("--no-reuse", action="store_true", help="train every run here, even one another experiment has finished with "
                    "the same model, recipe and data (by default it is taken over: se-cifar's resnet20 is resnet-cifar's)")
+    p.add_argument("--results-only", action="store_true", help="write results.md, results.json and the plots again from the "
+                   "runs in the sweep's folder (trained here or elsewhere), training nothing")
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="recipe fields to change in every run, e.g. val_size=0.1")
     p.set_defaults(func=cmd_reproduce)
 

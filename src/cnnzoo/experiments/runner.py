@@ -188,6 +188,24 @@ def reproduce(name: str, data: str, out: str | Path | None = None, epochs: float
         return _sweep(experiment, data, out, epochs, schedule, runs, budget, limit, overrides, show_progress, world, log, reuse)
 
 
+def rewrite_results(name: str, out: str | Path | None = None, log=print) -> dict:
+    """The results of the sweep in `out` (results.json, .md and the plots) written again from its runs' files,
+    training nothing: after pulling runs trained elsewhere, or to see them in a newer cnnzoo's tables. A finished
+    run without predictions.npz, and the ensemble of a finished `ensembles` sweep, are evaluated on the plan's data."""
+    experiment = get_experiment(name)
+    out = Path(out or f"experiments/{name}")
+    plan = load_plan(out)
+    if plan is None:
+        raise CnnzooError(f"{out} holds no sweep (no plan.json): nothing to rewrite; give the sweep's folder as `out`, "
+                          f"or run `cnnzoo reproduce {name} --data CIFAR10` first")  # fmt: skip
+    if plan.experiment != name:
+        raise CnnzooError(f"{out} holds the {plan.experiment} sweep, not {name}: `cnnzoo reproduce {plan.experiment} --results-only`")
+    with folder_lock(out, "sweep", log):  # never beside a sweep that is still writing there
+        finished = all((out / "runs" / run / "summary.json").is_file() for run in plan.runs)
+        write_results(experiment, plan, out, *(evaluate_ensemble(out, plan) if experiment.ensemble and finished else ()))
+    return json.loads((out / "results.json").read_text())
+
+
 def _sweep(experiment: Experiment, data: str, out: Path, epochs, schedule, runs, budget, limit, overrides, show_progress,
            world: World, log, reuse: bool) -> dict:  # fmt: skip
     name = experiment.name
