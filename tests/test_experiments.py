@@ -250,6 +250,12 @@ def test_the_ensemble_experiment_averages_softmax_and_flips(tmp_path, monkeypatc
     assert (tmp_path / "ensembles" / "results.md").read_text() == text
     with pytest.raises(CnnzooError, match="holds the ensembles sweep, not se-cifar"):
         runner.rewrite_results("se-cifar", tmp_path / "ensembles")
+    weights = tmp_path / "ensembles" / "runs" / "seed1" / "model.safetensors"
+    weights.rename(weights.with_suffix(".kept"))  # a sweep without its weights: its ensemble table is kept, not dropped
+    with pytest.raises(CnnzooError, match=r"evaluated from its members' weights, and .*seed1.* is missing \(1 of 2\)"):
+        runner.rewrite_results("ensembles", tmp_path / "ensembles")
+    assert (tmp_path / "ensembles" / "results.md").read_text() == text
+    weights.with_suffix(".kept").rename(weights)
 
     # se-cifar's resnet20 is seed0 here (the same model, recipe, data and limit): taken over, not trained again
     se = reproduce("se-cifar", "digits", tmp_path / "se-cifar", epochs=1, runs=["resnet20"], limit=256, overrides=TINY,

@@ -202,6 +202,12 @@ def rewrite_results(name: str, out: str | Path | None = None, log=print) -> dict
         raise CnnzooError(f"{out} holds the {plan.experiment} sweep, not {name}: `cnnzoo reproduce {plan.experiment} --results-only`")
     with folder_lock(out, "sweep", log):  # never beside a sweep that is still writing there
         finished = all((out / "runs" / run / "summary.json").is_file() for run in plan.runs)
+        missing = [out / "runs" / run / "model.safetensors" for run in plan.runs]
+        missing = [file for file in missing if not file.is_file()]
+        if experiment.ensemble and finished and missing:  # refused before anything is written: the table would be lost
+            raise CnnzooError(f"the ensemble in {out} is evaluated from its members' weights, and {missing[0]} is missing "
+                              f"({len(missing)} of {len(plan.runs)}): restore them (from the commit that has them), "
+                              f"or keep the results there as they are")  # fmt: skip
         write_results(experiment, plan, out, *(evaluate_ensemble(out, plan) if experiment.ensemble and finished else ()))
     return json.loads((out / "results.json").read_text())
 
